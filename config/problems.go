@@ -1,0 +1,101 @@
+package config
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Problem is one thing wrong with a configuration: where (a key path such as
+// "scenarios.api.tasks[2].weight" and, when known, the YAML line) and what.
+type Problem struct {
+	Path string `json:"path"`
+	Line int    `json:"line,omitempty"`
+	Msg  string `json:"message"`
+}
+
+// String renders the problem as "line 12: scenarios.api.rate: must be positive".
+func (p Problem) String() string {
+	var b strings.Builder
+	if p.Line > 0 {
+		b.WriteString("line ")
+		b.WriteString(strconv.Itoa(p.Line))
+		b.WriteString(": ")
+	}
+	if p.Path != "" {
+		b.WriteString(p.Path)
+		b.WriteString(": ")
+	}
+	b.WriteString(p.Msg)
+	return b.String()
+}
+
+// Problems collects every problem found while loading and validating a
+// configuration, so that all of them can be reported at once.
+type Problems struct {
+	File string
+	List []Problem
+}
+
+// Addf records a problem at path.
+func (p *Problems) Addf(path, format string, args ...any) {
+	p.List = append(p.List, Problem{Path: path, Msg: fmt.Sprintf(format, args...)})
+}
+
+// Add records err as a problem at path; a nil err is ignored.
+func (p *Problems) Add(path string, err error) {
+	if err != nil {
+		p.List = append(p.List, Problem{Path: path, Msg: err.Error()})
+	}
+}
+
+// Len returns the number of problems recorded.
+func (p *Problems) Len() int { return len(p.List) }
+
+// Err returns p as an error when it holds any problem, otherwise nil.
+func (p *Problems) Err() error {
+	if p == nil || len(p.List) == 0 {
+		return nil
+	}
+	return p
+}
+
+// Error lists every problem, one per line, sorted by line then path.
+func (p *Problems) Error() string {
+	list := append([]Problem(nil), p.List...)
+	sort.SliceStable(list, func(i, j int) bool {
+		if list[i].Line != list[j].Line {
+			if list[i].Line == 0 || list[j].Line == 0 {
+				return list[j].Line == 0
+			}
+			return list[i].Line < list[j].Line
+		}
+		return list[i].Path < list[j].Path
+	})
+	var b strings.Builder
+	for i, pr := range list {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		if p.File != "" {
+			b.WriteString(p.File)
+			b.WriteString(": ")
+		}
+		b.WriteString(pr.String())
+	}
+	return b.String()
+}
+
+// Key joins a key path and a map key: Key("scenarios", "api") is "scenarios.api".
+func Key(base, key string) string {
+	if base == "" {
+		return key
+	}
+	return base + "." + key
+}
+
+// Index joins a key path and a list index: Index("tasks", 2) is "tasks[2]".
+func Index(base string, i int) string {
+	return base + "[" + strconv.Itoa(i) + "]"
+}

@@ -1,0 +1,169 @@
+package schedule
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Arrival is one scheduled start of an iteration.
+type Arrival struct {
+	// Seq numbers arrivals from 0 within one run of a pacer.
+	Seq uint64
+	// Intended is when the arrival was due; latency is measured from it.
+	Intended time.Time
+}
+
+// Iterator runs iterations for the open model.
+type Iterator interface {
+	// Iterate runs one iteration and records its outcome. ctx is cancelled
+	// only when the grace period of a shutdown runs out.
+	Iterate(ctx context.Context, a Arrival)
+	// Drop records an arrival that was not started: max_in_flight
+	// iterations were already running.
+	Drop(a Arrival)
+}
+
+// OpenRecorder receives the runner's own accounting.
+type OpenRecorder interface {
+	ObserveLag(time.Duration)
+	InFlight(n int64)
+}
+
+// Open runs an open-model workload: arrivals start on the pacer's schedule
+// whether or not earlier iterations finished, bounded by MaxInFlight; an
+// arrival with no free slot is dropped and counted, never queued.
+type Open struct {
+	Pacer       Pacer
+	MaxInFlight int
+	// Grace is how long in-flight iterations may run after ctx is done.
+	Grace time.Duration
+	// Duration ends the run after this long; 0 runs until ctx is done.
+	Duration time.Duration
+	Recorder OpenRecorder
+	// Start, when set, is the instant offset 0 of the pacer maps to.
+	Start time.Time
+}
+
+// ErrInvalidOpen is returned for an Open with no pacer or a bad bound.
+var ErrInvalidOpen = errors.New("open model needs a pacer and max_in_flight > 0")
+
+// idleWorker is how long a worker with no arrivals waits before exiting.
+const idleWorker = 5 * time.Second
+
+// Stats are the totals of a finished open-model run.
+type Stats struct {
+	Started, Dropped uint64
+}
+
+// Run dispatches arrivals to it until the pacer ends, Duration passes or
+// ctx is done; then it waits up to Grace for in-flight iterations, cancels
+// the rest and waits for them to return. Every started iteration has
+// returned when Run returns.
+func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
+	if o.Pacer == nil || o.MaxInFlight <= 0 {
+		return Stats{}, ErrInvalidOpen
+	}
+	workCtx, cancelWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelWork()
+
+	var (
+		wg       sync.WaitGroup
+		inFlight atomic.Int64
+		stats    Stats
+		work     = make(chan Arrival)
+		stopIdle = make(chan struct{})
+	)
+	rec := o.Recorder
+	worker := func(a Arrival) {
+		defer wg.Done()
+		idle := time.NewTimer(idleWorker)
+		defer idle.Stop()
+		for {
+			if rec != nil {
+				rec.ObserveLag(time.Since(a.Intended))
+			}
+			it.Iterate(workCtx, a)
+			n := inFlight.Add(-1)
+			if rec != nil {
+				rec.InFlight(n)
+			}
+			idle.Reset(idleWorker)
+			select {
+			case a = <-work:
+			case <-idle.C:
+				return
+			case <-stopIdle:
+				return
+			}
+		}
+	}
+
+	start := o.Start
+	if start.IsZero() {
+		start = time.Now()
+	}
+	var deadline <-chan time.Time
+	if o.Duration > 0 {
+		t := time.NewTimer(time.Until(start.Add(o.Duration)))
+		defer t.Stop()
+		deadline = t.C
+	}
+	sleep := time.NewTimer(time.Hour)
+	defer sleep.Stop()
+
+dispatch:
+	for n := uint64(0); ; n++ {
+		at, ok := o.Pacer.Arrival(n)
+		if !ok || (o.Duration > 0 && at >= o.Duration) {
+			break
+		}
+		intended := start.Add(at)
+		if wait := time.Until(intended); wait > 0 {
+			sleep.Reset(wait)
+			select {
+			case <-sleep.C:
+			case <-ctx.Done():
+				break dispatch
+			case <-deadline:
+				break dispatch
+			}
+		} else if ctx.Err() != nil {
+			break
+		}
+		a := Arrival{Seq: n, Intended: intended}
+		if inFlight.Load() >= int64(o.MaxInFlight) {
+			stats.Dropped++
+			it.Drop(a)
+			continue
+		}
+		cur := inFlight.Add(1)
+		if rec != nil {
+			rec.InFlight(cur)
+		}
+		stats.Started++
+		select {
+		case work <- a:
+		default:
+			wg.Add(1)
+			go worker(a)
+		}
+	}
+
+	close(stopIdle)
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	if o.Grace > 0 {
+		grace := time.NewTimer(o.Grace)
+		defer grace.Stop()
+		select {
+		case <-done:
+		case <-grace.C:
+		}
+	}
+	cancelWork()
+	<-done
+	return stats, nil
+}

@@ -179,11 +179,16 @@ func textHook(from, to reflect.Type, data any) (any, error) {
 	return ptr.Elem().Interface(), nil
 }
 
-var bracketKey = regexp.MustCompile(`\[([^\]]*)\]`)
+var (
+	bracketKey = regexp.MustCompile(`\[([^\]]*)\]`)
+	// rootType is the "pkg.Type" name mapstructure gives the root value.
+	rootType = regexp.MustCompile(`^[a-z0-9_]+\.[A-Z][A-Za-z0-9_]*(\.|$)`)
+)
 
 // mapstructurePath turns "scenarios[api].tasks[2].weight" into
 // "scenarios.api.tasks[2].weight".
 func mapstructurePath(name string) string {
+	name = rootType.ReplaceAllString(name, "")
 	return bracketKey.ReplaceAllStringFunc(name, func(m string) string {
 		inner := m[1 : len(m)-1]
 		if _, err := strconv.Atoi(inner); err == nil {
@@ -201,7 +206,13 @@ func collectDecodeErrors(err error, p *Problems) {
 		return
 	}
 	var de *mapstructure.DecodeError
-	if errors.As(err, &de) {
+	if d, ok := err.(*mapstructure.DecodeError); ok {
+		de = d
+	} else if u := errors.Unwrap(err); u != nil {
+		collectDecodeErrors(u, p)
+		return
+	}
+	if de != nil {
 		path := mapstructurePath(de.Name())
 		msg := de.Unwrap().Error()
 		if keys, ok := strings.CutPrefix(msg, "has invalid keys: "); ok {
@@ -250,11 +261,8 @@ func walkLines(n *yaml.Node, path string, lines map[string]int) {
 			lines[p] = c.Line
 			walkLines(c, p, lines)
 		}
-	case yaml.AliasNode:
-		if n.Alias != nil {
-			walkLines(n.Alias, path, lines)
-		}
 	}
+	// Aliases are not followed: an anchor may contain itself.
 }
 
 // stringKeys converts nested map[any]any (YAML 1.1 style) to map[string]any.

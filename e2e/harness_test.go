@@ -5,7 +5,6 @@ package e2e
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -262,6 +261,14 @@ func WriteFile(t testing.TB, name, content string) string {
 	return p
 }
 
+// writeOver replaces the content of an existing file.
+func writeOver(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Scrape fetches http://addr/metrics and returns the parsed families.
 func Scrape(t testing.TB, addr string) map[string]*dto.MetricFamily {
 	t.Helper()
@@ -464,11 +471,4 @@ func ReadLines(s string) []string {
 		out = append(out, sc.Text())
 	}
 	return out
-}
-
-// ctxTimeout is a test-scoped context with a timeout.
-func ctxTimeout(t testing.TB, d time.Duration) context.Context {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	t.Cleanup(cancel)
-	return ctx
 }

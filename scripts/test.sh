@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs loadd's whole test suite: unit tests, fuzz seeds, promtool rule
+# tests and end-to-end tests against real Prometheus, Alertmanager and
+# WebSocket servers, all with the race detector.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+./scripts/install-test-deps.sh
+# WebSocket tests hold thousands of sockets: use the whole descriptor allowance.
+ulimit -n "$(ulimit -Hn)" || true
+test -z "$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+go vet ./...
+go test -race -count=1 -timeout 25m "$@" ./...

@@ -3,6 +3,7 @@ package daemon
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -80,6 +81,9 @@ func (l *Loader) Load(src config.Source) (*Config, error) {
 		}
 	}
 	env := &generators.Env{Targets: map[string]*generators.Target{}}
+	if src.File != "" && src.Data == nil {
+		env.BaseDir = filepath.Dir(src.File)
+	}
 	for _, name := range sortedKeys(f.Targets) {
 		t := f.Targets[name]
 		path := config.Key("targets", name)
@@ -90,7 +94,7 @@ func (l *Loader) Load(src config.Source) (*Config, error) {
 			p.Addf(path, "empty target")
 			continue
 		}
-		t.Validate(path, p)
+		t.Validate(path, env.BaseDir, p)
 		env.Targets[name] = t
 	}
 	if len(f.Scenarios) == 0 {

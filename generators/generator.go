@@ -28,6 +28,10 @@ type Kind interface {
 type Env struct {
 	// Targets are the configured targets by name, already validated.
 	Targets map[string]*Target
+	// BaseDir is the config file's directory: relative file names in a
+	// scenario (CSV feeders, audio files) are resolved against it with
+	// ResolvePath.
+	BaseDir string
 }
 
 // Spec is a validated scenario config of one kind.

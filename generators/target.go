@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/loadd/loadd/config"
@@ -58,8 +59,15 @@ type TLSConfig struct {
 }
 
 // Validate checks the target at path, parses its URL, loads TLS material
-// and the password file. Problems go to p.
-func (t *Target) Validate(path string, p *config.Problems) {
+// and the password file (relative file names are resolved against
+// baseDir, the config file's directory). Problems go to p.
+func (t *Target) Validate(path, baseDir string, p *config.Problems) {
+	t.TLS.CAFile = ResolvePath(baseDir, t.TLS.CAFile)
+	t.TLS.CertFile = ResolvePath(baseDir, t.TLS.CertFile)
+	t.TLS.KeyFile = ResolvePath(baseDir, t.TLS.KeyFile)
+	if t.Auth != nil {
+		t.Auth.PasswordFile = ResolvePath(baseDir, t.Auth.PasswordFile)
+	}
 	if t.BaseURL == "" {
 		p.Addf(config.Key(path, "base_url"), "required (e.g. http://127.0.0.1:8080)")
 	} else if u, err := url.Parse(t.BaseURL); err != nil || u.Host == "" {
@@ -107,6 +115,14 @@ func (t *Target) Validate(path string, p *config.Problems) {
 			p.Addf(config.Key(ap, "kind"), "unknown auth kind %q (want password or bearer)", a.Kind)
 		}
 	}
+}
+
+// ResolvePath returns file resolved against baseDir when it is relative.
+func ResolvePath(baseDir, file string) string {
+	if file == "" || filepath.IsAbs(file) || baseDir == "" {
+		return file
+	}
+	return filepath.Join(baseDir, file)
 }
 
 // IsLoopback reports whether host is localhost or a loopback IP.

@@ -11,6 +11,9 @@ import (
 
 	"github.com/loadd/loadd/daemon"
 	"github.com/loadd/loadd/generators"
+	"github.com/loadd/loadd/generators/httpload"
+	"github.com/loadd/loadd/generators/transcribe"
+	"github.com/loadd/loadd/generators/wsload"
 )
 
 // extensions wires the optional parts of the daemon — generator kinds,
@@ -27,7 +30,11 @@ func newExtensions(logger log.Logger, reg *prometheus.Registry) *extensions {
 
 // kinds returns every generator kind loadd knows.
 func kinds() map[string]generators.Kind {
-	return map[string]generators.Kind{}
+	return map[string]generators.Kind{
+		"http":          httpload.Kind,
+		"websocket":     wsload.Kind,
+		"transcription": transcribe.Kind,
+	}
 }
 
 func (e *extensions) loader() *daemon.Loader {

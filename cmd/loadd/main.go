@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -26,7 +25,16 @@ const (
 	exitConfig = 2
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() { os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// devVersion is reported when the build did not set one with -ldflags.
+const devVersion = "0.1.0-dev"
+
+func init() {
+	if version.Version == "" {
+		version.Version = devVersion
+	}
+}
 
 // logFlags are the logging flags shared by every command.
 type logFlags struct {
@@ -40,7 +48,7 @@ func (l *logFlags) logger(w io.Writer) log.Logger {
 	} else {
 		lg = log.NewLogfmtLogger(log.NewSyncWriter(w))
 	}
-	lg = log.With(lg, "ts", log.DefaultTimestampUTC, "caller", log.DefaultCaller)
+	lg = log.With(lg, "ts", log.DefaultTimestampUTC, "caller", log.Caller(5))
 	return level.NewFilter(lg, level.Allow(level.ParseDefault(l.level, level.InfoValue())))
 }
 
@@ -82,7 +90,7 @@ func (c *configFlags) source(data []byte, extra map[string]any) (config.Source, 
 	return src, nil
 }
 
-func run(args []string, stdout, stderr io.Writer) int {
+func runMain(args []string, stdout, stderr io.Writer) int {
 	app := kingpin.New("loadd", "Prometheus-native continuous load daemon.")
 	app.UsageWriter(stderr)
 	app.ErrorWriter(stderr)
@@ -109,9 +117,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 
 	cmd, err := app.Parse(args)
 	if err != nil {
-		fmt.Fprintf(stderr, "loadd: %v\n", err)
-		var ce *kingpin.ParseContext
-		_ = errors.As(err, &ce)
+		fmt.Fprintf(stderr, "loadd: %v (try --help)\n", err)
 		return exitConfig
 	}
 	if cmd == "" {

@@ -58,7 +58,6 @@ func (s *fakeSpec) Build(d generators.Deps) (generators.Scenario, error) {
 type fakeScenario struct {
 	spec *fakeSpec
 	deps generators.Deps
-	done atomic.Uint64
 }
 
 func (f *fakeScenario) Run(ctx context.Context) error {

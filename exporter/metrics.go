@@ -6,6 +6,7 @@ package exporter
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	versioncollector "github.com/prometheus/client_golang/prometheus/collectors/version"
@@ -70,6 +71,8 @@ type Metrics struct {
 	runsTotal    *prometheus.CounterVec
 	slaLatency   *prometheus.GaugeVec
 	slaErrRatio  *prometheus.GaugeVec
+	slaRTT       *prometheus.GaugeVec
+	slaFinal     *prometheus.GaugeVec
 
 	// ReloadSuccessful is 1 when the last config reload succeeded.
 	ReloadSuccessful prometheus.Gauge
@@ -78,6 +81,7 @@ type Metrics struct {
 
 	mu        sync.Mutex
 	scenarios map[string]*Scenario
+	figureTap atomic.Pointer[FigureTap]
 }
 
 func name(sub, n string) string { return prometheus.BuildFQName(Namespace, sub, n) }
@@ -134,6 +138,8 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 		runsTotal:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: name("", "runs_total"), Help: "Finished runs by schedule and result (passed, failed, invalid, interrupted, skipped)."}, []string{LabelSchedule, LabelResult}),
 		slaLatency:   prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name("sla", "latency_objective_seconds"), Help: "Latency SLA objective per scenario, task and quantile."}, []string{LabelScenario, LabelTask, LabelQuantile}),
 		slaErrRatio:  prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name("sla", "error_ratio_objective"), Help: "Error-ratio SLA objective per scenario and task."}, st),
+		slaRTT:       prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name("sla", "rtt_objective_seconds"), Help: "WebSocket message round-trip SLA objective per scenario and quantile."}, []string{LabelScenario, LabelQuantile}),
+		slaFinal:     prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name("sla", "final_latency_objective_seconds"), Help: "Transcription final-result latency SLA objective per scenario and quantile."}, []string{LabelScenario, LabelQuantile}),
 
 		ReloadSuccessful: prometheus.NewGauge(prometheus.GaugeOpts{Name: name("config", "last_reload_successful"), Help: "Whether the last configuration reload attempt was successful."}),
 		ReloadTimestamp:  prometheus.NewGauge(prometheus.GaugeOpts{Name: name("config", "last_reload_success_timestamp_seconds"), Help: "Timestamp of the last successful configuration reload."}),
@@ -144,7 +150,7 @@ func New(reg prometheus.Registerer, opts Options) (*Metrics, error) {
 		m.requests, m.failures, m.responses, m.duration, m.lag, m.dropped, m.targetRate, m.inFlight, m.virtualUsers,
 		m.wsSessions, m.wsSessionsTarget, m.wsConnectDuration, m.wsRTT, m.wsConnectFailures, m.wsDisconnects, m.wsMessages,
 		m.trFirstResult, m.trFinalLatency, m.trRTF, m.trFrameLag, m.trAudioSeconds, m.trFailures,
-		m.runActive, m.runLastStart, m.runLastOK, m.runsTotal, m.slaLatency, m.slaErrRatio,
+		m.runActive, m.runLastStart, m.runLastOK, m.runsTotal, m.slaLatency, m.slaErrRatio, m.slaRTT, m.slaFinal,
 		m.ReloadSuccessful, m.ReloadTimestamp,
 		versioncollector.NewCollector(Namespace),
 	}
@@ -168,7 +174,7 @@ func (m *Metrics) Forget(scenario string) {
 		m.requests, m.failures, m.responses, m.duration, m.lag, m.dropped, m.targetRate, m.inFlight, m.virtualUsers,
 		m.wsSessions, m.wsSessionsTarget, m.wsConnectDuration, m.wsRTT, m.wsConnectFailures, m.wsDisconnects, m.wsMessages,
 		m.trFirstResult, m.trFinalLatency, m.trRTF, m.trFrameLag, m.trAudioSeconds, m.trFailures,
-		m.slaLatency, m.slaErrRatio,
+		m.slaLatency, m.slaErrRatio, m.slaRTT, m.slaFinal,
 	} {
 		v.DeletePartialMatch(l)
 	}

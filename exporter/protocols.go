@@ -19,6 +19,8 @@ type WebSocket struct {
 
 	connectFailures *prometheus.CounterVec
 	disconnects     *prometheus.CounterVec
+	m               *Metrics
+	scenario        string
 }
 
 // WebSocket returns the handles of a WebSocket scenario, pre-initialising
@@ -27,12 +29,14 @@ func (m *Metrics) WebSocket(scenario string, connectReasons, disconnectReasons [
 	w := &WebSocket{
 		Sessions:        m.wsSessions.WithLabelValues(scenario),
 		Target:          m.wsSessionsTarget.WithLabelValues(scenario),
-		ConnectDuration: m.wsConnectDuration.WithLabelValues(scenario),
-		RTT:             m.wsRTT.WithLabelValues(scenario),
+		ConnectDuration: tapObserver{m.wsConnectDuration.WithLabelValues(scenario), m, scenario, FigureConnectOK},
+		RTT:             tapObserver{m.wsRTT.WithLabelValues(scenario), m, scenario, FigureRTT},
 		Sent:            m.wsMessages.WithLabelValues(scenario, "sent"),
 		Received:        m.wsMessages.WithLabelValues(scenario, "received"),
 		connectFailures: m.wsConnectFailures.MustCurryWith(prometheus.Labels{LabelScenario: scenario}),
 		disconnects:     m.wsDisconnects.MustCurryWith(prometheus.Labels{LabelScenario: scenario}),
+		m:               m,
+		scenario:        scenario,
 	}
 	for _, r := range connectReasons {
 		w.connectFailures.WithLabelValues(r)
@@ -46,7 +50,7 @@ func (m *Metrics) WebSocket(scenario string, connectReasons, disconnectReasons [
 // ConnectFailure returns the counter of connect failures with reason, a
 // value from a closed set defined by the generator.
 func (w *WebSocket) ConnectFailure(reason string) prometheus.Counter {
-	return w.connectFailures.WithLabelValues(reason)
+	return tapCounter{w.connectFailures.WithLabelValues(reason), w.m, w.scenario}
 }
 
 // Disconnect returns the counter of disconnects with reason, a value from a
@@ -76,8 +80,8 @@ type Transcription struct {
 func (m *Metrics) Transcription(scenario, mode string, reasons []Reason) *Transcription {
 	t := &Transcription{
 		FirstResult:    m.trFirstResult.WithLabelValues(scenario, mode),
-		FinalLatency:   m.trFinalLatency.WithLabelValues(scenario, mode),
-		RealtimeFactor: m.trRTF.WithLabelValues(scenario, mode),
+		FinalLatency:   tapObserver{m.trFinalLatency.WithLabelValues(scenario, mode), m, scenario, FigureFinalLatency},
+		RealtimeFactor: tapObserver{m.trRTF.WithLabelValues(scenario, mode), m, scenario, FigureRealtimeFactor},
 		FrameLag:       m.trFrameLag.WithLabelValues(scenario),
 		AudioSeconds:   m.trAudioSeconds.WithLabelValues(scenario, mode),
 		failures:       m.trFailures.MustCurryWith(prometheus.Labels{LabelScenario: scenario, LabelMode: mode}),
@@ -150,8 +154,22 @@ func (m *Metrics) SetErrorRatioObjective(scenario, task string, ratio float64) {
 	m.slaErrRatio.WithLabelValues(scenario, task).Set(ratio)
 }
 
+// SetRTTObjective exports a WebSocket round-trip SLA of a scenario:
+// quantile such as "0.95".
+func (m *Metrics) SetRTTObjective(scenario, quantile string, seconds float64) {
+	m.slaRTT.WithLabelValues(scenario, quantile).Set(seconds)
+}
+
+// SetFinalLatencyObjective exports a transcription final-latency SLA of a
+// scenario: quantile such as "0.95".
+func (m *Metrics) SetFinalLatencyObjective(scenario, quantile string, seconds float64) {
+	m.slaFinal.WithLabelValues(scenario, quantile).Set(seconds)
+}
+
 // ResetObjectives deletes every SLA objective series (before a reload sets them anew).
 func (m *Metrics) ResetObjectives() {
 	m.slaLatency.Reset()
 	m.slaErrRatio.Reset()
+	m.slaRTT.Reset()
+	m.slaFinal.Reset()
 }

@@ -97,11 +97,12 @@ func (s *Scenario) Task(task string) *Task {
 	}
 	m := s.m
 	t := &Task{
-		Scenario:  s.Name,
-		Name:      task,
-		requests:  m.requests.WithLabelValues(s.Name, task),
-		duration:  m.duration.WithLabelValues(s.Name, task),
-		responses: m.responses.MustCurryWith(prometheus.Labels{LabelScenario: s.Name, LabelTask: task}),
+		Scenario:   s.Name,
+		Name:       task,
+		requests:   m.requests.WithLabelValues(s.Name, task),
+		duration:   m.duration.WithLabelValues(s.Name, task),
+		responses:  m.responses.MustCurryWith(prometheus.Labels{LabelScenario: s.Name, LabelTask: task}),
+		failureVec: m.failures.MustCurryWith(prometheus.Labels{LabelScenario: s.Name, LabelTask: task}),
 	}
 	for r := ReasonStatus; r < numReasons; r++ {
 		if r == ReasonDropped {
@@ -128,7 +129,8 @@ func (s *Scenario) Tasks() []*Task {
 func (s *Scenario) ObserveLag(d time.Duration) { s.lag.Observe(d.Seconds()) }
 
 // Dropped counts an arrival that was not started because max_in_flight
-// iterations were running. It is also a failure of task "*" with reason dropped.
+// iterations were running. Generators also record it on the task the
+// arrival would have run, with Task.Dropped.
 func (s *Scenario) Dropped() {
 	s.dropped.Inc()
 	s.droppedN.Add(1)
@@ -176,6 +178,10 @@ type Task struct {
 	responses *prometheus.CounterVec
 	failures  [numReasons]prometheus.Counter
 	codes     [600]atomic.Pointer[prometheus.Counter]
+	// failureVec makes the dropped series on first use, so only
+	// open-model tasks that ever dropped an arrival have one.
+	failureVec *prometheus.CounterVec
+	droppedC   atomic.Pointer[prometheus.Counter]
 
 	lastExemplar atomic.Int64
 	count        atomic.Uint64
@@ -218,6 +224,25 @@ func (t *Task) Observe(o Outcome) {
 	}
 	if tp := t.tap.Load(); tp != nil {
 		(*tp).Record(t.Scenario, t.Name, o)
+	}
+}
+
+// Dropped records an arrival dropped at max_in_flight that would have run
+// this task: it counts in requests_total and as a failure with reason
+// dropped (so error ratios include it), but observes no latency and is
+// not in Count, which counts requests completed.
+func (t *Task) Dropped() {
+	t.requests.Inc()
+	c := t.droppedC.Load()
+	if c == nil {
+		cc := t.failureVec.WithLabelValues(ReasonDropped.String())
+		t.droppedC.Store(&cc)
+		c = &cc
+	}
+	(*c).Inc()
+	t.failed[ReasonDropped].Add(1)
+	if tp := t.tap.Load(); tp != nil {
+		(*tp).Record(t.Scenario, t.Name, Outcome{Reason: ReasonDropped})
 	}
 }
 

@@ -132,7 +132,14 @@ func Load(src Source, out any) (*Document, error) {
 
 // Decode decodes a generic map (as YAML produces) into out strictly, with
 // loadd's text types (Duration, Rate, ...) decoded from strings or numbers.
-func Decode(in, out any) error {
+func Decode(in, out any) (err error) {
+	defer func() {
+		// mapstructure panics on some malformed maps (e.g. a null key);
+		// bad input must be an error, never a crash.
+		if r := recover(); r != nil {
+			err = fmt.Errorf("cannot decode: %v", r)
+		}
+	}()
 	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
 		TagName:     "yaml",
 		ErrorUnused: true,

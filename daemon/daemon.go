@@ -51,6 +51,8 @@ type Daemon struct {
 	lastReload reloadState
 	runCtx     context.Context
 
+	paused  map[string]int
+
 	ready   atomic.Bool
 	quit    chan struct{}
 	quitOne sync.Once
@@ -98,6 +100,7 @@ func New(opts Options) (*Daemon, error) {
 		started:    time.Now(),
 		cfg:        cfg,
 		running:    map[string]*running{},
+		paused:     map[string]int{},
 		quit:       make(chan struct{}),
 		lastReload: reloadState{Success: true, Time: time.Now()},
 		rates:      newRateTracker(),
@@ -127,7 +130,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.mu.Lock()
 	d.runCtx = ctx
 	cfg := d.cfg
-	err := d.applyLocked(ctx, cfg)
+	err := d.applyLocked(ctx, cfg, true)
 	d.mu.Unlock()
 	if err != nil {
 		return err
@@ -156,7 +159,7 @@ func (d *Daemon) Reload() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if err == nil && d.runCtx != nil {
-		err = d.applyLocked(d.runCtx, cfg)
+		err = d.applyLocked(d.runCtx, cfg, true)
 	}
 	if err != nil {
 		d.metrics.ReloadSuccessful.Set(0)
@@ -174,11 +177,15 @@ func (d *Daemon) Reload() error {
 
 // applyLocked makes cfg the running set: it builds every new or changed
 // scenario first (so a build error changes nothing), then stops removed and
-// changed ones and starts the new builds.
-func (d *Daemon) applyLocked(ctx context.Context, cfg *Config) error {
+// changed ones and starts the new builds. Paused scenarios are left stopped.
+// hooks says whether Options.Apply is called.
+func (d *Daemon) applyLocked(ctx context.Context, cfg *Config, hooks bool) error {
 	grace := cfg.File.Global.GracePeriod.D()
 	built := map[string]generators.Scenario{}
 	for _, name := range cfg.Names {
+		if d.paused[name] > 0 {
+			continue
+		}
 		fp := cfg.fingerprint(name)
 		if r, ok := d.running[name]; ok && r.fingerprint == fp {
 			continue
@@ -192,7 +199,7 @@ func (d *Daemon) applyLocked(ctx context.Context, cfg *Config) error {
 		}
 		built[name] = sc
 	}
-	if d.opts.Apply != nil {
+	if hooks && d.opts.Apply != nil {
 		if err := d.opts.Apply(ctx, cfg); err != nil {
 			return err
 		}
@@ -200,7 +207,7 @@ func (d *Daemon) applyLocked(ctx context.Context, cfg *Config) error {
 	var wg sync.WaitGroup
 	for name, r := range d.running {
 		_, keep := cfg.Specs[name]
-		if _, rebuilt := built[name]; keep && !rebuilt {
+		if _, rebuilt := built[name]; keep && !rebuilt && d.paused[name] == 0 {
 			continue
 		}
 		wg.Add(1)
@@ -211,6 +218,10 @@ func (d *Daemon) applyLocked(ctx context.Context, cfg *Config) error {
 	}
 	wg.Wait()
 	for name, r := range d.running {
+		if d.paused[name] > 0 {
+			delete(d.running, name)
+			continue
+		}
 		if _, keep := cfg.Specs[name]; !keep {
 			d.metrics.Forget(name)
 			d.rates.forget(name)
@@ -245,6 +256,47 @@ func (d *Daemon) applyLocked(ctx context.Context, cfg *Config) error {
 		}()
 	}
 	return nil
+}
+
+// Shard returns the replica's shard.
+func (d *Daemon) Shard() schedule.Shard { return d.opts.Shard }
+
+// Pause stops the continuous baseline of the named scenarios (a scheduled
+// run in replace mode takes over) until resume is called; resume restarts
+// them from the then active config. Pauses nest.
+func (d *Daemon) Pause(names []string) (resume func()) {
+	d.mu.Lock()
+	var wg sync.WaitGroup
+	for _, n := range names {
+		d.paused[n]++
+		if r, ok := d.running[n]; ok {
+			delete(d.running, n)
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d.stop(n, r)
+			}()
+		}
+	}
+	d.mu.Unlock()
+	wg.Wait()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			d.mu.Lock()
+			defer d.mu.Unlock()
+			for _, n := range names {
+				if d.paused[n]--; d.paused[n] <= 0 {
+					delete(d.paused, n)
+				}
+			}
+			if d.runCtx != nil && d.runCtx.Err() == nil {
+				if err := d.applyLocked(d.runCtx, d.cfg, false); err != nil {
+					level.Error(d.logger).Log("msg", "Resuming the baseline failed", "err", err)
+				}
+			}
+		})
+	}
 }
 
 func (d *Daemon) stop(name string, r *running) {

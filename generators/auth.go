@@ -29,7 +29,7 @@ type Session struct {
 
 	mu      sync.Mutex
 	token   string
-	expires time.Time // zero: no expiry known
+	renewAt time.Time // zero: no expiry known
 }
 
 // NewSession returns a session for target, logging in with client (which
@@ -37,6 +37,10 @@ type Session struct {
 func NewSession(target *Target, client *http.Client) *Session {
 	return &Session{target: target, client: client, now: time.Now}
 }
+
+// SetClock replaces the clock the session reads expiry times from (for
+// tests). Call it before the session is used.
+func (s *Session) SetClock(now func() time.Time) { s.now = now }
 
 // Token returns a valid bearer token, logging in when there is none or it
 // is about to expire. It returns "" with no error when the target has no auth.
@@ -50,11 +54,7 @@ func (s *Session) Token(ctx context.Context) (string, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	renew := a.RenewBefore.D()
-	if renew <= 0 {
-		renew = defaultRenewBefore
-	}
-	if s.token != "" && (s.expires.IsZero() || s.now().Add(renew).Before(s.expires)) {
+	if s.token != "" && (s.renewAt.IsZero() || s.now().Before(s.renewAt)) {
 		return s.token, nil
 	}
 	return s.loginLocked(ctx)
@@ -107,7 +107,7 @@ func (s *Session) loginLocked(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: read token reply: %w", ErrAuth, err)
 	}
-	if resp.StatusCode != http.StatusOK {
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
 		return "", fmt.Errorf("%w: POST %s: status %d", ErrAuth, a.TokenURL, resp.StatusCode)
 	}
 	var tr tokenReply
@@ -115,9 +115,21 @@ func (s *Session) loginLocked(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("%w: POST %s: reply has no access_token", ErrAuth, a.TokenURL)
 	}
 	s.token = tr.AccessToken
-	s.expires = time.Time{}
-	if tr.ExpiresIn > 0 {
-		s.expires = start.Add(time.Duration(tr.ExpiresIn * float64(time.Second)))
-	}
+	s.renewAt = renewAt(start, tr.ExpiresIn, a.RenewBefore.D())
 	return s.token, nil
+}
+
+// renewAt is when a token issued at start and valid for expiresIn seconds
+// is renewed: renewBefore (default 30s) ahead of its expiry, but never
+// earlier than halfway through its life, so a short-lived token is not
+// renewed on every use. Zero means the token does not expire.
+func renewAt(start time.Time, expiresIn float64, renewBefore time.Duration) time.Time {
+	if expiresIn <= 0 || expiresIn > 10*365*24*3600 {
+		return time.Time{}
+	}
+	life := time.Duration(expiresIn * float64(time.Second))
+	if renewBefore <= 0 {
+		renewBefore = defaultRenewBefore
+	}
+	return start.Add(life - min(renewBefore, life/2))
 }

@@ -172,3 +172,17 @@ func (c *ShapeConfig) String() string {
 		return fmt.Sprintf("%g/s", float64(c.Rate))
 	}
 }
+
+// Overridden returns the shape a scheduled run asks for instead of c: run
+// itself, with c's rate as the base when run gives none, so relative
+// targets ("to: 5x") multiply the scenario's own rate. A nil run is c.
+func (c *ShapeConfig) Overridden(run *ShapeConfig) *ShapeConfig {
+	if run == nil {
+		return c
+	}
+	out := *run
+	if out.Rate <= 0 {
+		out.Rate = c.Rate
+	}
+	return &out
+}

@@ -35,12 +35,13 @@ const defaultListen = ":9470"
 // serveFlags are the flags of commands that run the daemon.
 type serveFlags struct {
 	web       *web.FlagConfig
+	reports   *reportFlags
 	lifecycle bool
 	shard     string
 }
 
 func addServeFlags(cmd *kingpin.CmdClause) *serveFlags {
-	s := &serveFlags{web: kingpinflag.AddFlags(cmd, defaultListen)}
+	s := &serveFlags{web: kingpinflag.AddFlags(cmd, defaultListen), reports: addReportFlags(cmd, "loadd-reports")}
 	cmd.Flag("web.enable-lifecycle", "Enable shutdown and reload via HTTP request (POST /-/quit, /-/reload).").BoolVar(&s.lifecycle)
 	cmd.Flag("shard", "This replica's share of the load: i/N (0-based), or auto (ordinal of a StatefulSet pod name, N from LOADD_SHARDS).").
 		Default("0/1").StringVar(&s.shard)
@@ -172,6 +173,7 @@ func serve(ctx context.Context, logger log.Logger, src config.Source, sf *serveF
 	level.Info(logger).Log("msg", "Starting loadd", "version", version.Info(), "config", src.File)
 	reg := newRegistry()
 	ext := newExtensions(logger, reg)
+	ext.reports = sf.reports
 	d, err := daemon.New(daemon.Options{
 		Source: src, Loader: ext.loader(), Shard: shard, Logger: logger, Registry: reg,
 		Lifecycle: sf.lifecycle, Apply: ext.apply, StatusExtra: ext.status,
@@ -185,7 +187,10 @@ func serve(ctx context.Context, logger log.Logger, src config.Source, sf *serveF
 		level.Error(logger).Log("msg", "Cannot start", "err", err)
 		return exitFailed
 	}
-	ext.attach(d)
+	if err := ext.attach(d); err != nil {
+		level.Error(logger).Log("msg", "Cannot start", "err", err)
+		return exitConfig
+	}
 	mux := d.Handler()
 	ext.routes(mux)
 
@@ -233,6 +238,8 @@ func serve(ctx context.Context, logger log.Logger, src config.Source, sf *serveF
 		g.Add(func() error {
 			defer close(scenariosDone)
 			err := d.Run(runCtx)
+			ext.stop()
+			level.Info(logger).Log("msg", "Scheduled runs stopped")
 			level.Info(logger).Log("msg", "Scenarios stopped")
 			return err
 		}, func(error) {

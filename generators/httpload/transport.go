@@ -1,0 +1,156 @@
+package httpload
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// maxBody bounds a response body read into memory.
+const maxBody = 64 << 20
+
+// transport sends one request and fills resp, giving up at deadline.
+type transport interface {
+	do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error
+	close()
+}
+
+// fastTransport is the HTTP/1.1 path: a fasthttp HostClient with
+// keep-alive connections and no per-request allocation.
+type fastTransport struct {
+	hc *fasthttp.HostClient
+}
+
+// newFastTransport returns a client for addr allowing maxConns connections.
+func newFastTransport(addr string, isTLS bool, tc *tls.Config, maxConns int, timeout time.Duration) *fastTransport {
+	if tc != nil {
+		tc = tc.Clone()
+	}
+	return &fastTransport{hc: &fasthttp.HostClient{
+		Addr:                addr,
+		Name:                "loadd",
+		IsTLS:               isTLS,
+		TLSConfig:           tc,
+		MaxConns:            maxConns,
+		MaxConnWaitTimeout:  timeout,
+		MaxIdleConnDuration: 30 * time.Second,
+		ReadBufferSize:      8 << 10,
+		MaxResponseBodySize: maxBody,
+		// One retry, only for an idempotent request whose kept-alive
+		// connection the server closed before answering: a real failure
+		// must count, not hide behind retries.
+		MaxIdemponentCallAttempts: 2,
+		RetryIfErr:                retryStale,
+		DisablePathNormalizing:    true,
+	}}
+}
+
+func retryStale(req *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {
+	return false, attempts < 2 && errors.Is(err, io.EOF) && idempotent(req.Header.Method())
+}
+
+func idempotent(m []byte) bool {
+	switch string(m) {
+	case http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete, http.MethodOptions:
+		return true
+	}
+	return false
+}
+
+func (t *fastTransport) do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
+	return t.hc.DoDeadline(req, resp, deadline)
+}
+
+func (t *fastTransport) close() { t.hc.CloseIdleConnections() }
+
+// stdTransport is the net/http path, used for HTTP/2: requests are
+// converted from and responses into fasthttp's types so the rest of the
+// generator has one representation.
+type stdTransport struct {
+	client *http.Client
+	rt     *http.Transport
+}
+
+// newStdTransport returns an HTTP/2 client (h2c prior knowledge for
+// http:// targets, ALPN for https://).
+func newStdTransport(isTLS bool, tc *tls.Config, maxConns int) *stdTransport {
+	rt := &http.Transport{
+		TLSClientConfig:     tc,
+		MaxIdleConnsPerHost: maxConns,
+		MaxConnsPerHost:     0,
+		IdleConnTimeout:     30 * time.Second,
+		ForceAttemptHTTP2:   true,
+		DisableCompression:  true,
+	}
+	if tc != nil {
+		rt.TLSClientConfig = tc.Clone()
+	}
+	protos := new(http.Protocols)
+	if isTLS {
+		protos.SetHTTP2(true)
+	} else {
+		protos.SetUnencryptedHTTP2(true)
+	}
+	rt.Protocols = protos
+	return &stdTransport{client: &http.Client{Transport: rt, CheckRedirect: noRedirect}, rt: rt}
+}
+
+func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+func (t *stdTransport) do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	var body io.Reader
+	if b := req.Body(); len(b) > 0 {
+		body = bytes.NewReader(b)
+	}
+	hr, err := http.NewRequestWithContext(ctx, string(req.Header.Method()), string(req.URI().FullURI()), body)
+	if err != nil {
+		return fmt.Errorf("build request: %w", err)
+	}
+	for k, v := range req.Header.All() {
+		switch string(k) {
+		case fasthttp.HeaderHost:
+			if req.UseHostHeader {
+				hr.Host = string(v)
+			}
+			continue
+		case fasthttp.HeaderContentLength, fasthttp.HeaderConnection:
+			continue
+		}
+		hr.Header.Add(string(k), string(v))
+	}
+	if hr.Header.Get(fasthttp.HeaderUserAgent) == "" {
+		hr.Header.Set(fasthttp.HeaderUserAgent, "loadd")
+	}
+	res, err := t.client.Do(hr)
+	if err != nil {
+		return err
+	}
+	defer res.Body.Close()
+	resp.Reset()
+	resp.SetStatusCode(res.StatusCode)
+	for k, vs := range res.Header {
+		for _, v := range vs {
+			resp.Header.Add(k, v)
+		}
+	}
+	w := resp.BodyWriter()
+	n, err := io.Copy(w, io.LimitReader(res.Body, maxBody+1))
+	if err != nil {
+		return fmt.Errorf("read body: %w", err)
+	}
+	if n > maxBody {
+		return fasthttp.ErrBodyTooLarge
+	}
+	return nil
+}
+
+func (t *stdTransport) close() { t.rt.CloseIdleConnections() }

@@ -99,3 +99,31 @@ func Key(base, key string) string {
 func Index(base string, i int) string {
 	return base + "[" + strconv.Itoa(i) + "]"
 }
+
+// Paths returns the key paths of the problems.
+func (p *Problems) Paths() []string {
+	out := make([]string, len(p.List))
+	for i, pr := range p.List {
+		out[i] = pr.Path
+	}
+	return out
+}
+
+// AddUncovered appends the problems of q except those at, above or below
+// one of the covered paths — so a value that failed to decode is not also
+// reported as missing or invalid by validation run on what did decode.
+func (p *Problems) AddUncovered(q *Problems, covered []string) {
+	related := func(a, b string) bool {
+		return a == b || strings.HasPrefix(a, b+".") || strings.HasPrefix(a, b+"[") ||
+			strings.HasPrefix(b, a+".") || strings.HasPrefix(b, a+"[")
+	}
+next:
+	for _, pr := range q.List {
+		for _, c := range covered {
+			if related(pr.Path, c) {
+				continue next
+			}
+		}
+		p.List = append(p.List, pr)
+	}
+}

@@ -114,4 +114,5 @@ func (e *extensions) routes(mux *http.ServeMux) {
 
 func addExtraCommands(app *kingpin.Application, cmds map[string]func(context.Context, log.Logger) int, stdout, stderr io.Writer) {
 	addOnce(app, cmds, stdout, stderr)
+	addRules(app, cmds, stdout, stderr)
 }

@@ -26,14 +26,17 @@ func (kind) Decode(path string, raw map[string]any, env *generators.Env, p *conf
 	if splitByFlowComma(norm, path, p) {
 		return nil
 	}
+	// Validate what did decode too, so `loadd check` lists every problem
+	// at once; problems about values that failed to decode are dropped.
 	var c Config
+	var dec, val config.Problems
 	if err := config.Decode(norm, &c); err != nil {
-		config.DecodeErrors(err, path, p)
-		return nil
+		config.DecodeErrors(err, path, &dec)
 	}
-	before := p.Len()
-	s := c.compile(path, env, p)
-	if p.Len() > before {
+	s := c.compile(path, env, &val)
+	p.List = append(p.List, dec.List...)
+	p.AddUncovered(&val, dec.Paths())
+	if dec.Len()+val.Len() > 0 {
 		return nil
 	}
 	s.sharedPicker = s.picker(s.shared)

@@ -2,8 +2,11 @@ package schedule
 
 import (
 	"context"
+	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -198,4 +201,136 @@ func TestClosedSpawnsAndThinks(t *testing.T) {
 			t.Errorf("recorded users = %v", rec.max)
 		}
 	})
+}
+
+// capIterator checks the capacity rule: it counts running iterations and
+// records, for every drop, how many were running when it happened.
+type capIterator struct {
+	work          time.Duration
+	running       atomic.Int64
+	maxRunning    atomic.Int64
+	late          atomic.Int64
+	mu            sync.Mutex
+	dropsAtDegree []int64
+}
+
+func (c *capIterator) Iterate(ctx context.Context, a Arrival) {
+	if time.Since(a.Intended) != 0 {
+		c.late.Add(1)
+	}
+	n := c.running.Add(1)
+	for m := c.maxRunning.Load(); n > m && !c.maxRunning.CompareAndSwap(m, n); m = c.maxRunning.Load() {
+	}
+	select {
+	case <-time.After(c.work):
+	case <-ctx.Done():
+	}
+	c.running.Add(-1)
+}
+
+func (c *capIterator) Drop(Arrival) {
+	c.mu.Lock()
+	c.dropsAtDegree = append(c.dropsAtDegree, c.running.Load())
+	c.mu.Unlock()
+}
+
+func TestOpenCapacity(t *testing.T) {
+	tests := []struct {
+		name        string
+		rate        float64
+		work        time.Duration
+		maxInFlight int
+		wantStarted uint64
+	}{
+		// Work far longer than the spacing: every arrival needs a new worker.
+		{"room for all, long work", 100, 3 * time.Second, 1000, 200},
+		{"room for all, short work", 1000, 500 * time.Microsecond, 10, 2000},
+		// 1.005 s of work at 100/s with room for 10: arrivals 0-9 start,
+		// 10-100 drop, 101-110 start as the first ten end, the rest drop.
+		{"saturated", 100, 1005 * time.Millisecond, 10, 20},
+		{"one slot", 1000, 2500 * time.Microsecond, 1, 667},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				it := &capIterator{work: tt.work}
+				rec := &recOpen{}
+				o := &Open{Pacer: Constant{PerSecond: tt.rate}, MaxInFlight: tt.maxInFlight, Duration: 2 * time.Second, Grace: time.Hour, Recorder: rec}
+				st, err := o.Run(context.Background(), it)
+				if err != nil {
+					t.Fatal(err)
+				}
+				total := uint64(2 * tt.rate)
+				if st.Started != tt.wantStarted || st.Started+st.Dropped != total {
+					t.Errorf("stats %+v, want %d started of %d", st, tt.wantStarted, total)
+				}
+				if int(it.maxRunning.Load()) > tt.maxInFlight || rec.max.Load() > int64(tt.maxInFlight) {
+					t.Errorf("%d running at once (recorded %d), bound %d", it.maxRunning.Load(), rec.max.Load(), tt.maxInFlight)
+				}
+				if it.late.Load() != 0 || rec.lags.Load() != int64(st.Started) {
+					t.Errorf("%d arrivals started late, lag observed %d times for %d started", it.late.Load(), rec.lags.Load(), st.Started)
+				}
+				if uint64(len(it.dropsAtDegree)) != st.Dropped {
+					t.Errorf("Drop called %d times, stats say %d", len(it.dropsAtDegree), st.Dropped)
+				}
+				for i, n := range it.dropsAtDegree {
+					if n != int64(tt.maxInFlight) {
+						t.Fatalf("drop %d with %d running, want drops only at max_in_flight %d", i, n, tt.maxInFlight)
+					}
+				}
+			})
+		})
+	}
+}
+
+func TestOpenCancelAccountsEveryArrival(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		it := &capIterator{work: 45 * time.Millisecond}
+		o := &Open{Pacer: Constant{PerSecond: 100}, MaxInFlight: 3}
+		ctx, cancel := context.WithCancel(context.Background())
+		time.AfterFunc(1005*time.Millisecond, cancel)
+		st, _ := o.Run(ctx, it)
+		// Arrivals at 0, 10 ms … 1000 ms were due before the cancel; with
+		// 45 ms of work and 3 slots, 3 of every 5 start.
+		if st.Started+st.Dropped != 101 || st.Started != 61 {
+			t.Errorf("stats %+v, want 61 started + 40 dropped = the 101 arrivals due", st)
+		}
+		if it.running.Load() != 0 {
+			t.Errorf("%d iterations still running after Run returned", it.running.Load())
+		}
+	})
+}
+
+// BenchmarkOpenRunner measures the runner's own CPU per arrival (pacing,
+// hand-off, accounting) with iterations that do nothing but yield, at a
+// rate a real target could serve, in real time. Run with -benchtime=1x.
+func BenchmarkOpenRunner(b *testing.B) {
+	for _, rate := range []float64{1000, 20000, 100000} {
+		b.Run(fmt.Sprintf("%.0f/s", rate), func(b *testing.B) {
+			for b.Loop() {
+				o := &Open{Pacer: Constant{PerSecond: rate}, MaxInFlight: 1000, Duration: time.Second, Recorder: &recOpen{}}
+				cpu0 := cpuTime(b)
+				st, err := o.Run(context.Background(), yieldIterator{})
+				if err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(st.Started)/1e3, "cpu-µs/arrival")
+				b.ReportMetric(float64(st.Dropped), "dropped")
+			}
+		})
+	}
+}
+
+type yieldIterator struct{}
+
+func (yieldIterator) Iterate(context.Context, Arrival) { runtime.Gosched() }
+func (yieldIterator) Drop(Arrival)                     {}
+
+// cpuTime is this process's user+system CPU time so far.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -19,7 +19,7 @@ WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
 	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-	[ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid")" 2>/dev/null || true
+	[ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid" 2>/dev/null)" 2>/dev/null || true
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -37,7 +37,14 @@ FORTIO="$WORK/bin/fortio"
 CLK=$(getconf CLK_TCK)
 
 port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+echo_module=/usr/lib/nginx/modules/ngx_http_echo_module.so
+load_echo=""; slow_location=""
+if [ -f "$echo_module" ]; then
+	load_echo="load_module $echo_module;"
+	slow_location='location = /slow { echo_sleep 0.05; echo ok; }'
+fi
 cat >"$WORK/nginx.conf" <<EOF
+$load_echo
 worker_processes 1;
 daemon off;
 pid $WORK/nginx.pid;
@@ -49,6 +56,7 @@ http {
   server {
     listen 127.0.0.1:$port;
     location = /status { stub_status; }
+    $slow_location
     location / { default_type text/plain; return 200 "ok\n"; }
   }
 }
@@ -62,23 +70,25 @@ served() { curl -fs "http://127.0.0.1:$port/status" | awk 'NR==3 {print $3}'; }
 cputicks() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
-# measure PID SECONDS: prints "requests cpu_seconds peak_rss_kb", excluding
-# the status requests themselves (2 per window).
+# measure PID SECONDS: prints "requests cpu_seconds peak_rss_kb
+# window_seconds", excluding the status requests themselves (2 per window).
+# The window is timed, not assumed: the status requests and /proc reads add
+# to the sleep, and a rate divided by SECS would read high.
 measure() {
 	local pid=$1 secs=$2
 	sleep 2 # warm-up: connections, JIT-free but page cache and buffers
-	local r0 c0 r1 c1 hwm
-	r0=$(served); c0=$(cputicks "$pid")
+	local r0 c0 r1 c1 hwm t0 t1
+	r0=$(served); t0=$(date +%s.%N); c0=$(cputicks "$pid")
 	sleep "$secs"
-	r1=$(served); c1=$(cputicks "$pid"); hwm=$(hwm_kb "$pid")
-	echo "$((r1 - r0 - 1)) $(echo "scale=4; ($c1 - $c0) / $CLK" | bc) $hwm"
+	r1=$(served); t1=$(date +%s.%N); c1=$(cputicks "$pid"); hwm=$(hwm_kb "$pid")
+	echo "$((r1 - r0 - 1)) $(echo "scale=4; ($c1 - $c0) / $CLK" | bc) $hwm $(echo "$t1 - $t0" | bc)"
 }
 
 loadd_config() { # rate-or-empty
 	local shape
 	if [ -n "$1" ]; then
 		shape="rate: $1/s
-    max_in_flight: 5000"
+    max_in_flight: ${BENCH_MAX_IN_FLIGHT:-200}"
 	else
 		shape="users: $CONNS
     spawn_rate: 10000/s
@@ -94,7 +104,7 @@ scenarios:
     $shape
     timeout: 5s
     tasks:
-      - {name: get, weight: 1, get: /}
+      - {name: get, weight: 1, get: ${BENCH_PATH:-/}}
 EOF
 }
 
@@ -134,24 +144,39 @@ persec() { echo "scale=0; $1 / $2" | bc; }
 usper() { echo "scale=1; $2 * 1000000 / $1" | bc; }
 
 printf '\n== maximum requests/s on one core, %d connections, %ds, counted by nginx ==\n' "$CONNS" "$SECS"
-read -r wr wc wm < <(run_wrk "$SECS")
-read -r fr fc fm < <(run_fortio 0 "$SECS")
-read -r lr lc lm < <(run_loadd "" "$SECS")
+read -r wr wc wm wt < <(run_wrk "$SECS")
+read -r fr fc fm ft < <(run_fortio 0 "$SECS")
+read -r lr lc lm lt < <(run_loadd "" "$SECS")
 printf '%-8s %10s %12s %10s\n' tool req/s "cpu µs/req" "peak MB"
-printf '%-8s %10s %12s %10s\n' wrk "$(persec "$wr" "$SECS")" "$(usper "$wr" "$wc")" $((wm / 1024))
-printf '%-8s %10s %12s %10s\n' fortio "$(persec "$fr" "$SECS")" "$(usper "$fr" "$fc")" $((fm / 1024))
-printf '%-8s %10s %12s %10s\n' loadd "$(persec "$lr" "$SECS")" "$(usper "$lr" "$lc")" $((lm / 1024))
-printf 'ratio loadd/fortio max req/s: %s   loadd/wrk: %s\n' "$(ratio "$lr" "$fr")" "$(ratio "$lr" "$wr")"
+printf '%-8s %10s %12s %10s\n' wrk "$(persec "$wr" "$wt")" "$(usper "$wr" "$wc")" $((wm / 1024))
+printf '%-8s %10s %12s %10s\n' fortio "$(persec "$fr" "$ft")" "$(usper "$fr" "$fc")" $((fm / 1024))
+printf '%-8s %10s %12s %10s\n' loadd "$(persec "$lr" "$lt")" "$(usper "$lr" "$lc")" $((lm / 1024))
+printf 'ratio loadd/fortio max req/s: %s   loadd/wrk: %s\n' "$(ratio "($lr/$lt)" "($fr/$ft)")" "$(ratio "($lr/$lt)" "($wr/$wt)")"
 
 printf '\n== fixed rates: CPU per request (user+sys), achieved rate counted by nginx ==\n'
 printf '%-7s %12s %12s %14s %14s %8s %10s\n' rate "loadd req/s" "fortio req/s" "loadd µs/req" "fortio µs/req" ratio "loadd MB"
 for rate in "${RATES[@]}"; do
 	secs=$SECS
 	[ "$rate" = 20000 ] && secs=$ACC_SECS
-	read -r lr lc lm < <(run_loadd "$rate" "$secs")
-	read -r fr fc fm < <(run_fortio "$rate" "$secs")
+	read -r lr lc lm lt < <(run_loadd "$rate" "$secs")
+	read -r fr fc fm ft < <(run_fortio "$rate" "$secs")
 	lu=$(usper "$lr" "$lc"); fu=$(usper "$fr" "$fc")
-	printf '%-7s %12s %12s %14s %14s %8s %10s\n' "$rate" "$(persec "$lr" "$secs")" "$(persec "$fr" "$secs")" "$lu" "$fu" "$(ratio "$lu" "$fu")" $((lm / 1024))
+	printf '%-7s %12s %12s %14s %14s %8s %10s\n' "$rate" "$(persec "$lr" "$lt")" "$(persec "$fr" "$ft")" "$lu" "$fu" "$(ratio "$lu" "$fu")" $((lm / 1024))
 done
 echo
 echo "achieved-rate accuracy: loadd req/s vs the rate asked (target counts); ratio = loadd µs/req ÷ fortio µs/req (lower is better)"
+
+if [ -n "$slow_location" ]; then
+	printf '\n== latency accuracy: nginx answers /slow after a fixed 50 ms; loadd at 1000/s for %ds ==\n' "$SECS"
+	mport=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+	BENCH_PATH=/slow BENCH_MAX_IN_FLIGHT=1000 loadd_config 1000 >"$WORK/slow.yaml"
+	taskset -c 0 "$WORK/loadd" run --config.file="$WORK/slow.yaml" --web.listen-address=127.0.0.1:$mport --log.level=warn &
+	pid=$!
+	PIDS+=($pid)
+	sleep "$((SECS + 2))"
+	curl -fs "http://127.0.0.1:$mport/metrics" >"$WORK/slow.prom"
+	kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+	awk '/^loadd_request_duration_seconds_sum\{/ {s=$2} /^loadd_request_duration_seconds_count\{/ {c=$2}
+		/^loadd_schedule_lag_seconds_sum\{/ {ls=$2} /^loadd_schedule_lag_seconds_count\{/ {lc=$2}
+		END { if (c > 0) printf "requests %d, mean latency %.2f ms (target 50 ms: off by %+.2f ms), mean schedule lag %.3f ms\n", c, s/c*1000, s/c*1000-50, (lc>0 ? ls/lc*1000 : 0) }' "$WORK/slow.prom"
+fi

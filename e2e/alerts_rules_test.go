@@ -256,4 +256,3 @@ func TestAlertRulesCompress(t *testing.T) {
 		t.Errorf("promtool check rules on the compressed rules: %v\n%s", err, out)
 	}
 }
-

@@ -89,7 +89,7 @@ func (w *webhook) wait(t testing.TB, t0 time.Time, timeout time.Duration, status
 	Eventually(t, timeout, func() error {
 		got := w.since(t0)
 		for _, n := range got {
-			if n.Status == status && hasLabels(n.Labels, match) {
+			if n.Status == status && labelsMatch(n.Labels, match) {
 				found = n
 				return nil
 			}
@@ -99,7 +99,7 @@ func (w *webhook) wait(t testing.TB, t0 time.Time, timeout time.Duration, status
 	return found
 }
 
-func hasLabels(have, want map[string]string) bool {
+func labelsMatch(have, want map[string]string) bool {
 	for k, v := range want {
 		if have[k] != v {
 			return false
@@ -168,7 +168,7 @@ func waitRules(t testing.TB, prom *Prometheus, want int) {
 				} `json:"groups"`
 			} `json:"data"`
 		}
-		if err := getJSON(prom.URL+"/api/v1/rules", &r); err != nil {
+		if err := pollJSON(prom.URL+"/api/v1/rules", &r); err != nil {
 			return err
 		}
 		n := 0
@@ -201,7 +201,7 @@ func waitAlertmanagerFound(t testing.TB, prom *Prometheus, amAddr string) {
 				} `json:"activeAlertmanagers"`
 			} `json:"data"`
 		}
-		if err := getJSON(prom.URL+"/api/v1/alertmanagers", &r); err != nil {
+		if err := pollJSON(prom.URL+"/api/v1/alertmanagers", &r); err != nil {
 			return err
 		}
 		if len(r.Data.Active) != 1 || !strings.Contains(r.Data.Active[0].URL, amAddr) {
@@ -211,8 +211,8 @@ func waitAlertmanagerFound(t testing.TB, prom *Prometheus, amAddr string) {
 	})
 }
 
-// getJSON is GetJSON returning its error, for polling.
-func getJSON(u string, v any) error {
+// pollJSON is GetJSON returning its error, for polling.
+func pollJSON(u string, v any) error {
 	resp, err := http.Get(u)
 	if err != nil {
 		return err
@@ -224,8 +224,8 @@ func getJSON(u string, v any) error {
 	return json.NewDecoder(resp.Body).Decode(v)
 }
 
-// firing returns the alerts prom has firing right now, as "name{labels}".
-func firing(t testing.TB, prom *Prometheus) []string {
+// firingAlerts returns the alerts prom has firing right now, as "name{labels}".
+func firingAlerts(t testing.TB, prom *Prometheus) []string {
 	t.Helper()
 	var out []string
 	for _, s := range prom.Query(t, `ALERTS{alertstate="firing"}`) {

@@ -96,64 +96,76 @@ func (s *alertStack) fault(t *testing.T, change string) {
 // (a 5m window lasts 5s); the phases share one stack, in this order.
 func TestAlertsEndToEnd(t *testing.T) {
 	s := startAlertStack(t)
+	for _, phase := range []struct {
+		name string
+		run  func(t *testing.T)
+	}{
+		{"healthy target: nothing reaches the webhook", s.healthy},
+		{"slow task: its latency alert fires and resolves", s.slowTask},
+		{"failing tasks: the fast-burn alert pages", s.failingTasks},
+		{"loadd killed: LoaddDown fires", s.killed},
+	} {
+		t.Run(phase.name, phase.run)
+	}
+}
 
-	t.Run("healthy target: nothing reaches the webhook", func(t *testing.T) {
-		// 15 s is three times the latency alerts' `for`, 1.5 times the
-		// load-validity alerts', plus group_wait.
-		t0 := time.Now()
-		for time.Since(t0) < 15*time.Second {
-			if got := s.hook.since(t0); len(got) != 0 {
-				t.Fatalf("alerts delivered against a healthy target: %v", got)
-			}
-			time.Sleep(250 * time.Millisecond)
+func (s *alertStack) healthy(t *testing.T) {
+	// 15 s is three times the latency alerts' `for`, 1.5 times the
+	// load-validity alerts', plus group_wait.
+	t0 := time.Now()
+	for time.Since(t0) < 15*time.Second {
+		if got := s.hook.since(t0); len(got) != 0 {
+			t.Fatalf("alerts delivered against a healthy target: %v", got)
 		}
-		if f := firing(t, s.prom); len(f) != 0 {
-			t.Errorf("alerts firing against a healthy target: %v", f)
+		time.Sleep(250 * time.Millisecond)
+	}
+	if f := firingAlerts(t, s.prom); len(f) != 0 {
+		t.Errorf("alerts firing against a healthy target: %v", f)
+	}
+}
+
+func (s *alertStack) slowTask(t *testing.T) {
+	want := map[string]string{"alertname": "LoaddLatencySLABreached", "scenario": "api", "task": "list_encounters", "quantile": "0.95", "severity": "page"}
+	t0 := time.Now()
+	s.fault(t, `{"list_encounters":{"base":"400ms"}}`)
+	defer s.fault(t, `{"list_encounters":null}`) // when a wait below fails
+	n := s.hook.wait(t, t0, 60*time.Second, "firing", want)
+	t.Logf("firing delivered %.1fs after the fault: %s", n.At.Sub(t0).Seconds(), n.Annotations["description"])
+	checkAnnotations(t, n, "Latency SLA breached: api/list_encounters p95", "above its objective of 150ms", "#loaddlatencyslabreached")
+
+	t1 := time.Now()
+	s.fault(t, `{"list_encounters":null}`)
+	r := s.hook.wait(t, t1, 60*time.Second, "resolved", want)
+	t.Logf("resolved delivered %.1fs after the fault was removed", r.At.Sub(t1).Seconds())
+	for _, n := range s.hook.since(t0) {
+		if !labelsMatch(n.Labels, want) {
+			t.Errorf("slowing api/list_encounters delivered another alert too: %s", n)
 		}
-	})
+	}
+}
 
-	t.Run("slow task: its latency alert fires and resolves", func(t *testing.T) {
-		want := map[string]string{"alertname": "LoaddLatencySLABreached", "scenario": "api", "task": "list_encounters", "quantile": "0.95", "severity": "page"}
-		t0 := time.Now()
-		s.fault(t, `{"list_encounters":{"base":"400ms"}}`)
-		n := s.hook.wait(t, t0, 60*time.Second, "firing", want)
-		t.Logf("firing delivered %.1fs after the fault: %s", n.At.Sub(t0).Seconds(), n.Annotations["description"])
-		checkAnnotations(t, n, "Latency SLA breached: api/list_encounters p95", "above its objective of 150ms", "#loaddlatencyslabreached")
-
-		t1 := time.Now()
-		s.fault(t, `{"list_encounters":null}`)
-		r := s.hook.wait(t, t1, 60*time.Second, "resolved", want)
-		t.Logf("resolved delivered %.1fs after the fault was removed", r.At.Sub(t1).Seconds())
-		for _, n := range s.hook.since(t0) {
-			if !hasLabels(n.Labels, want) {
-				t.Errorf("slowing api/list_encounters delivered another alert too: %s", n)
-			}
+func (s *alertStack) failingTasks(t *testing.T) {
+	want := map[string]string{"alertname": "LoaddErrorBudgetFastBurn", "scenario": "api", "task": "*", "long_window": "1h", "short_window": "5m", "severity": "page"}
+	t0 := time.Now()
+	s.fault(t, `{"list_encounters":{"error_ratio":0.5},"view_encounter":{"error_ratio":0.5}}`)
+	defer s.fault(t, `{"list_encounters":null,"view_encounter":null}`)
+	n := s.hook.wait(t, t0, 60*time.Second, "firing", want)
+	t.Logf("fast burn delivered %.1fs after the fault: %s", n.At.Sub(t0).Seconds(), n.Annotations["description"])
+	checkAnnotations(t, n, "Error budget burning 14.4x too fast: api/*", "objective of 0.5%", "#loadderrorbudgetfastburn")
+	for _, n := range s.hook.since(t0) {
+		if n.Labels["scenario"] != "api" || !strings.HasPrefix(n.Labels["alertname"], "LoaddErrorBudget") {
+			t.Errorf("failing api delivered an unrelated alert: %s", n)
 		}
-	})
+	}
+}
 
-	t.Run("failing tasks: the fast-burn alert pages", func(t *testing.T) {
-		want := map[string]string{"alertname": "LoaddErrorBudgetFastBurn", "scenario": "api", "task": "*", "long_window": "1h", "short_window": "5m", "severity": "page"}
-		t0 := time.Now()
-		s.fault(t, `{"list_encounters":{"error_ratio":0.5},"view_encounter":{"error_ratio":0.5}}`)
-		defer s.fault(t, `{"list_encounters":null,"view_encounter":null}`)
-		n := s.hook.wait(t, t0, 60*time.Second, "firing", want)
-		t.Logf("fast burn delivered %.1fs after the fault: %s", n.At.Sub(t0).Seconds(), n.Annotations["description"])
-		checkAnnotations(t, n, "Error budget burning 14.4x too fast: api/*", "objective of 0.5%", "#loadderrorbudgetfastburn")
-		for _, n := range s.hook.since(t0) {
-			if n.Labels["scenario"] != "api" || !strings.HasPrefix(n.Labels["alertname"], "LoaddErrorBudget") {
-				t.Errorf("failing api delivered an unrelated alert: %s", n)
-			}
-		}
-	})
-
-	t.Run("loadd killed: LoaddDown fires", func(t *testing.T) {
-		t0 := time.Now()
-		s.loadd.Kill()
-		n := s.hook.wait(t, t0, 60*time.Second, "firing",
-			map[string]string{"alertname": "LoaddDown", "instance": s.loadd.Addr, "job": "loadd", "severity": "ticket"})
-		t.Logf("LoaddDown delivered %.1fs after the kill", n.At.Sub(t0).Seconds())
-		checkAnnotations(t, n, "loadd "+s.loadd.Addr+" is down", "failed to scrape loadd at "+s.loadd.Addr, "#loadddown")
-	})
+func (s *alertStack) killed(t *testing.T) {
+	t0 := time.Now()
+	s.loadd.Kill()
+	n := s.hook.wait(t, t0, 60*time.Second, "firing",
+		map[string]string{"alertname": "LoaddDown", "instance": s.loadd.Addr, "job": "loadd", "severity": "ticket"})
+	t.Logf("LoaddDown delivered %.1fs after the kill", n.At.Sub(t0).Seconds())
+	checkAnnotations(t, n, "loadd "+s.loadd.Addr+" is down", "failed to scrape loadd at "+s.loadd.Addr, "#loadddown")
 }
 
 // checkAnnotations checks the rendered summary and description contain

@@ -51,7 +51,7 @@ type Daemon struct {
 	lastReload reloadState
 	runCtx     context.Context
 
-	paused  map[string]int
+	paused map[string]int
 
 	ready   atomic.Bool
 	quit    chan struct{}

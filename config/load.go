@@ -301,7 +301,12 @@ func normalise(v any) any {
 
 // envKey maps LOADD_SCENARIOS__API__MAX_IN_FLIGHT=100 to
 // ("scenarios.api.max_in_flight", 100), typing the value as YAML would.
+// Variables without a "__" level separator (LOADD_SHARDS, the target's
+// LOADD_TARGET_* flags) are not config keys and are ignored.
 func envKey(k, v string) (string, any) {
+	if !strings.Contains(k, "__") {
+		return "", nil
+	}
 	k = strings.ToLower(strings.TrimPrefix(k, EnvPrefix))
 	k = strings.ReplaceAll(k, "__", ".")
 	var typed any

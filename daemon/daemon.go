@@ -182,20 +182,23 @@ func (d *Daemon) Reload() error {
 func (d *Daemon) applyLocked(ctx context.Context, cfg *Config, hooks bool) error {
 	grace := cfg.File.Global.GracePeriod.D()
 	built := map[string]generators.Scenario{}
+	var updates []string
 	for _, name := range cfg.Names {
 		if d.paused[name] > 0 {
 			continue
 		}
 		fp := cfg.fingerprint(name)
-		if r, ok := d.running[name]; ok && r.fingerprint == fp {
+		r, ok := d.running[name]
+		if ok && r.fingerprint == fp {
 			continue
 		}
-		sc, err := cfg.Specs[name].Build(generators.Deps{
-			Name: name, Metrics: d.metrics, Logger: log.With(d.logger, "scenario", name),
-			Shard: d.opts.Shard, Grace: grace, Scale: 1,
-		})
+		if _, canUpdate := r.scenarioUpdater(); ok && canUpdate {
+			updates = append(updates, name)
+			continue
+		}
+		sc, err := d.build(cfg, name, grace)
 		if err != nil {
-			return fmt.Errorf("build scenario %s: %w", name, err)
+			return err
 		}
 		built[name] = sc
 	}
@@ -203,6 +206,22 @@ func (d *Daemon) applyLocked(ctx context.Context, cfg *Config, hooks bool) error
 		if err := d.opts.Apply(ctx, cfg); err != nil {
 			return err
 		}
+	}
+	// Scenarios that can change in place (a session population resized)
+	// do so; the others are rebuilt.
+	for _, name := range updates {
+		r := d.running[name]
+		u, _ := r.scenarioUpdater()
+		if err := u.Update(cfg.Specs[name]); err == nil {
+			r.fingerprint = cfg.fingerprint(name)
+			continue
+		}
+		sc, err := d.build(cfg, name, grace)
+		if err != nil {
+			level.Error(d.logger).Log("msg", "Rebuilding scenario failed; the old one keeps running", "scenario", name, "err", err)
+			continue
+		}
+		built[name] = sc
 	}
 	var wg sync.WaitGroup
 	for name, r := range d.running {
@@ -256,6 +275,32 @@ func (d *Daemon) applyLocked(ctx context.Context, cfg *Config, hooks bool) error
 		}()
 	}
 	return nil
+}
+
+// Updater is a scenario that can take a changed spec while running (e.g.
+// a WebSocket population grown or shrunk smoothly); it returns an error
+// when the change needs a rebuild.
+type Updater interface {
+	Update(spec generators.Spec) error
+}
+
+func (r *running) scenarioUpdater() (Updater, bool) {
+	if r == nil {
+		return nil, false
+	}
+	u, ok := r.scenario.(Updater)
+	return u, ok
+}
+
+func (d *Daemon) build(cfg *Config, name string, grace time.Duration) (generators.Scenario, error) {
+	sc, err := cfg.Specs[name].Build(generators.Deps{
+		Name: name, Metrics: d.metrics, Logger: log.With(d.logger, "scenario", name),
+		Shard: d.opts.Shard, Grace: grace, Scale: 1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("build scenario %s: %w", name, err)
+	}
+	return sc, nil
 }
 
 // Shard returns the replica's shard.

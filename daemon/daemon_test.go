@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -265,5 +266,74 @@ func get(t *testing.T, u string, v any) {
 	defer resp.Body.Close()
 	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// updScenario can change its rate in place, like a WebSocket population.
+type updScenario struct {
+	fakeScenario
+	rate atomic.Uint64
+}
+
+func (u *updScenario) Update(spec generators.Spec) error {
+	ns := spec.(*updSpec).fakeSpec
+	if ns.Target != u.spec.Target {
+		return errors.New("rebuild")
+	}
+	u.rate.Store(uint64(ns.Rate))
+	return nil
+}
+
+func (u *updScenario) Status() generators.Status {
+	st := u.fakeScenario.Status()
+	if r := u.rate.Load(); r != 0 {
+		st.TargetRate = float64(r)
+	}
+	return st
+}
+
+type updKind struct{ fakeKind }
+
+func (k updKind) Decode(path string, raw map[string]any, env *generators.Env, p *config.Problems) generators.Spec {
+	s := k.fakeKind.Decode(path, raw, env, p)
+	if s == nil {
+		return nil
+	}
+	return &updSpec{s.(*fakeSpec)}
+}
+
+type updSpec struct{ *fakeSpec }
+
+func (s *updSpec) Build(d generators.Deps) (generators.Scenario, error) {
+	return &updScenario{fakeScenario: fakeScenario{spec: s.fakeSpec, deps: d}}, nil
+}
+
+func TestReloadUpdatesInPlace(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "c.yaml")
+	cfg := "targets: {t: {base_url: 'http://127.0.0.1:1'}}\nscenarios:\n  ws: {kind: fake, target: t, rate: 1}\n"
+	os.WriteFile(path, []byte(cfg), 0o644)
+	runs := &atomic.Int64{}
+	reg := prometheus.NewRegistry()
+	d, err := New(Options{Source: config.Source{File: path}, Registry: reg,
+		Loader: &Loader{Kinds: map[string]generators.Kind{"fake": updKind{fakeKind{runs}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	for runs.Load() != 1 {
+		time.Sleep(time.Millisecond)
+	}
+	os.WriteFile(path, []byte(strings.Replace(cfg, "rate: 1", "rate: 3", 1)), 0o644)
+	if err := d.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if st := d.Status(); st.Scenarios[0].TargetRate != 3 {
+		t.Errorf("target rate %v, want 3 after an in-place update", st.Scenarios[0].TargetRate)
+	}
+	if runs.Load() != 1 {
+		t.Errorf("scenario restarted (%d runs): an in-place update must not rebuild it", runs.Load())
 	}
 }

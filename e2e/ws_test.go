@@ -56,7 +56,8 @@ func waitSessions(t *testing.T, addr string, want float64, within time.Duration)
 // TestWebSocketTargetRestart holds 100 sessions against the demo target,
 // kills the target, and restarts it: the population returns to 100, the
 // refused reconnects back off instead of storming, the reasons are
-// counted, and loadd neither panics nor loses count on shutdown.
+// counted, and loadd neither panics nor loses count on shutdown. Then the
+// target stalls: sessions time out and come back.
 func TestWebSocketTargetRestart(t *testing.T) {
 	target := DemoTarget(t)
 	addr := target.Addr
@@ -94,6 +95,26 @@ func TestWebSocketTargetRestart(t *testing.T) {
 	// The new target forgot the old token: upgrades were refused with 401
 	// until loadd logged in again.
 	t.Logf("auth failures after the restart: %v", wsValue(t, loadd.Addr, "loadd_ws_connect_failures_total", "auth"))
+	var stats struct {
+		Sessions int `json:"sessions"`
+	}
+	GetJSON(t, "http://"+addr+"/-/ws/stats", &stats)
+	if stats.Sessions != 100 {
+		t.Errorf("the target holds %d sessions, loadd 100", stats.Sessions)
+	}
+
+	// A stalled target answers nothing: every session times out (2 s)
+	// and the population comes back once the stall is over.
+	if code, body := Post(t, "http://"+addr+"/-/ws/stall", `{"duration":"3s"}`); code != 200 {
+		t.Fatalf("stall: %d %s", code, body)
+	}
+	Eventually(t, 10*time.Second, func() error {
+		if n := wsValue(t, loadd.Addr, "loadd_ws_disconnects_total", "pong_timeout"); n < 100 {
+			return fmt.Errorf("%v pong timeouts", n)
+		}
+		return nil
+	})
+	waitSessions(t, loadd.Addr, 100, 20*time.Second)
 
 	if code := loadd.Stop(); code != 0 {
 		t.Errorf("loadd exited %d", code)

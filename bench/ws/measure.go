@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -17,6 +18,8 @@ import (
 )
 
 var httpClient = &http.Client{Timeout: 10 * time.Second}
+
+var reachedRE = regexp.MustCompile(`reached its target" sessions=(\d+) took=(\S+)`)
 
 // sample is what one process looks like at one instant.
 type sample struct {
@@ -64,7 +67,8 @@ func (b *bench) measure(ctx context.Context) error {
 			return err
 		}
 	}
-	fmt.Printf("ramp: %d sessions in %s = %.0f sessions/s\n", o.sessions, ramp.Round(time.Millisecond), float64(o.sessions)/ramp.Seconds())
+	fmt.Printf("ramp: %d sessions in %s = %.0f sessions/s (from SIGHUP, polled every 100 ms)\n", o.sessions, ramp.Round(time.Millisecond), float64(o.sessions)/ramp.Seconds())
+
 	if err := sleep(ctx, o.settle); err != nil {
 		return err
 	}
@@ -78,6 +82,11 @@ func (b *bench) measure(ctx context.Context) error {
 	end, err := b.sampleAll()
 	if err != nil {
 		return err
+	}
+	for _, p := range b.loadds {
+		if m := reachedRE.FindAllStringSubmatch(p.logs.String(), -1); len(m) > 0 {
+			fmt.Printf("  %s logged: population of %s reached in %s\n", p.name, m[len(m)-1][1], m[len(m)-1][2])
+		}
 	}
 	b.report(idle, start, end, ramp)
 	return nil

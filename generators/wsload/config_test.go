@@ -1,11 +1,16 @@
 package wsload
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"gopkg.in/yaml.v3"
 
 	"github.com/loadd/loadd/config"
 	"github.com/loadd/loadd/generators"
@@ -228,5 +233,120 @@ func TestWriteBufferPoolIsEmpty(t *testing.T) {
 	}
 	if ds[0].ReadBufferSize != bufferSize || ds[0].WriteBufferSize != bufferSize {
 		t.Errorf("buffers = %d/%d, want %d", ds[0].ReadBufferSize, ds[0].WriteBufferSize, bufferSize)
+	}
+}
+
+// TestTemplateFastPath renders plain-field templates without text/template
+// and exactly as text/template would.
+func TestTemplateFastPath(t *testing.T) {
+	d := TemplateData{Token: `to"k`, Session: 7, Seq: 42, ID: "1001"}
+	for _, tc := range []struct {
+		src  string
+		fast bool
+	}{
+		{`{"type":"ping","id":"{{ .ID }}","seq":{{.Seq}},"s":{{ .Session }}}`, true},
+		{`{{.Token}}`, true},
+		{`plain text`, true},
+		{`{"token":{{ json .Token }}}`, false},
+		{`{{ if .Seq }}x{{ end }}`, false},
+		{`{{ $x := .ID }}{{ $x }}`, false},
+	} {
+		p := &config.Problems{}
+		tm := compileTemplate("m", tc.src, false, p)
+		if p.Len() > 0 {
+			t.Fatalf("%s: %v", tc.src, p.Error())
+		}
+		if (tm.fast != nil) != tc.fast {
+			t.Errorf("%s: fast = %v, want %v", tc.src, tm.fast != nil, tc.fast)
+		}
+		var got, want bytes.Buffer
+		if err := tm.render(&got, d); err != nil {
+			t.Fatal(err)
+		}
+		if err := tm.t.Execute(&want, d); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != want.String() {
+			t.Errorf("%s: fast render %q, text/template %q", tc.src, got.String(), want.String())
+		}
+	}
+}
+
+// TestShapeTarget follows a scheduled run's stages: they start from the
+// configured sessions (1x), "2x" doubles them, an absolute target is a
+// session count, and the run ends after a shape that ends at zero.
+func TestShapeTarget(t *testing.T) {
+	s, p := decode(t, map[string]any{"sessions": 100})
+	if p.Len() > 0 {
+		t.Fatal(p.Error())
+	}
+	two, abs, zero := schedule.StageTarget{Factor: 2}, schedule.StageTarget{PerSecond: 40}, schedule.StageTarget{}
+	shape := &schedule.ShapeConfig{Stages: []schedule.StageConfig{
+		{Ramp: config.Duration(10 * time.Second), To: &two},
+		{Hold: config.Duration(10 * time.Second)},
+		{Ramp: config.Duration(10 * time.Second), To: &abs},
+		{Ramp: config.Duration(10 * time.Second), To: &zero},
+	}}
+	built, err := s.Build(generators.Deps{Name: "n", Metrics: newMetrics(t), Shape: shape, Shard: mustShard(t, 0, 2)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := built.(*Scenario)
+	for _, tc := range []struct {
+		at   time.Duration
+		want int
+	}{{0, 50}, {5 * time.Second, 75}, {10 * time.Second, 100}, {15 * time.Second, 100}, {30 * time.Second, 20}, {35 * time.Second, 10}, {40 * time.Second, 0}} {
+		// Shard 0 of 2 holds half of the whole population.
+		if got := sc.target(tc.at); got != tc.want {
+			t.Errorf("target at %s = %d, want %d", tc.at, got, tc.want)
+		}
+	}
+	if got := sc.peak(); got != 100 {
+		t.Errorf("peak = %d, want 100", got)
+	}
+	ctx, cancel := sc.runContext(context.Background())
+	defer cancel()
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > 40*time.Second || time.Until(dl) < 39*time.Second {
+		t.Errorf("run should end with the shape, after 40s: %v %v", dl, ok)
+	}
+}
+
+func TestPublicMasksHeaders(t *testing.T) {
+	s, p := decode(t, map[string]any{"headers": map[string]any{"X-Api-Key": "k-123"}})
+	if p.Len() > 0 {
+		t.Fatal(p.Error())
+	}
+	b, err := json.Marshal(s.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "k-123") || !strings.Contains(string(b), "X-Api-Key") {
+		t.Errorf("public config = %s", b)
+	}
+	if s.comp.header.Get("X-Api-Key") != "k-123" {
+		t.Errorf("the header itself must still be sent")
+	}
+}
+
+// TestDocExample decodes the example of the package documentation.
+func TestDocExample(t *testing.T) {
+	var raw map[string]any
+	if err := yaml.Unmarshal([]byte(`
+kind: websocket
+target: phoenix
+path: /ws/notifications
+sessions: 10000
+ramp: 500/s
+message_every: 5s
+subscribe: '{"type":"subscribe","topics":["encounters"]}'
+message: '{"type":"ping","id":"{{ .ID }}"}'
+correlation: $.id
+source_addresses: [127.0.0.2-127.0.0.7]
+`), &raw); err != nil {
+		t.Fatal(err)
+	}
+	p := &config.Problems{}
+	if Kind.Decode("scenarios.notifications", raw, testEnv(t), p) == nil {
+		t.Fatal(p.Error())
 	}
 }

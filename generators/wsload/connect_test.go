@@ -4,11 +4,15 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/loadd/loadd/config"
+	"github.com/loadd/loadd/exporter"
 	"github.com/loadd/loadd/generators"
 )
 
@@ -116,3 +120,70 @@ type timeoutErr struct{}
 func (timeoutErr) Error() string   { return "i/o timeout" }
 func (timeoutErr) Timeout() bool   { return true }
 func (timeoutErr) Temporary() bool { return true }
+
+// TestWSS connects over TLS (wss://) with the target's TLS settings.
+func TestWSS(t *testing.T) {
+	up := websocket.Upgrader{}
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		echo(c)
+	}))
+	defer srv.Close()
+	target := &generators.Target{BaseURL: srv.URL, TLS: generators.TLSConfig{InsecureSkipVerify: true}}
+	p := &config.Problems{}
+	target.Validate("targets.t", "", p)
+	raw := map[string]any{"kind": "websocket", "target": "t", "path": "/ws", "sessions": 2,
+		"message": `{"id":"{{.ID}}"}`, "correlation": "$.id", "message_every": "20ms"}
+	spec := Kind.Decode("s", raw, &generators.Env{Targets: map[string]*generators.Target{"t": target}}, p)
+	if p.Len() > 0 {
+		t.Fatal(p.Error())
+	}
+	if u := spec.(*Spec).comp.url; !strings.HasPrefix(u, "wss://") {
+		t.Fatalf("url = %s", u)
+	}
+	f := &fixture{reg: prometheus.NewRegistry()}
+	m, err := exporter.New(f.reg, exporter.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := spec.Build(generators.Deps{Name: "ws", Metrics: m, Grace: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.sc = sc.(*Scenario)
+	f.start(t)
+	eventually(t, 5*time.Second, "round trips over wss", func() bool { return f.value(t, mRTT, "") >= 4 })
+}
+
+// TestHeadersAndSubprotocols sends the target's and the scenario's headers
+// and offers the subprotocols on the upgrade.
+func TestHeadersAndSubprotocols(t *testing.T) {
+	got := make(chan http.Header, 4)
+	up := websocket.Upgrader{Subprotocols: []string{"notify.v2"}}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got <- r.Header.Clone()
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		drain(c)
+	}))
+	defer srv.Close()
+	f := newFixture(t, srv.URL, nil, map[string]any{"sessions": 1,
+		"headers": map[string]any{"X-Tenant": "t-1"}, "subprotocols": []any{"notify.v1", "notify.v2"}}, generators.Deps{})
+	f.start(t)
+	select {
+	case h := <-got:
+		if h.Get("X-Tenant") != "t-1" || h.Get("Sec-Websocket-Protocol") != "notify.v1, notify.v2" {
+			t.Errorf("upgrade headers = %v", h)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no upgrade request")
+	}
+	eventually(t, 5*time.Second, "1 session", func() bool { return f.value(t, mSessions, "") == 1 })
+}

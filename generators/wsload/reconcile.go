@@ -75,7 +75,16 @@ func (r *reconciler) loop(ctx, dialCtx context.Context, wake <-chan struct{}) {
 		timer.Reset(wait)
 		select {
 		case e := <-r.p.events:
-			r.ended(e, time.Now())
+			now := time.Now()
+			r.ended(e, now)
+			for more := true; more; { // a target restart ends thousands at once
+				select {
+				case e := <-r.p.events:
+					r.ended(e, now)
+				default:
+					more = false
+				}
+			}
 		case <-timer.C:
 		case <-wake:
 		case <-ctx.Done():
@@ -99,6 +108,15 @@ func (r *reconciler) step(dialCtx context.Context, now time.Time) time.Duration 
 	rate := r.ramp()
 	r.tokens = min(r.tokens+rate*now.Sub(r.last).Seconds(), burstFor(rate))
 	r.last = now
+	if n > r.lastN {
+		// Slots that ended while past an earlier, smaller target were left
+		// out of the down heap: they are wanted again.
+		for i := 0; i < min(n, len(r.slots)); i++ {
+			if r.slots[i].s == nil {
+				r.pushDown(i)
+			}
+		}
+	}
 	for len(r.slots) < n {
 		r.slots = append(r.slots, slot{next: now})
 		r.pushDown(len(r.slots) - 1)
@@ -120,17 +138,21 @@ func (r *reconciler) step(dialCtx context.Context, now time.Time) time.Duration 
 	r.checkReached(n, now)
 	wait := time.Duration(-1)
 	if len(r.down) > 0 {
-		wait = max(r.slots[r.down[0]].next.Sub(now), time.Millisecond)
+		wait = max(r.slots[r.down[0]].next.Sub(now), minWait)
 	}
 	if extra || (len(r.down) > 0 && r.tokens < 1) {
 		refill := time.Duration((1 - r.tokens) / rate * float64(time.Second))
-		wait = max(wait, refill, time.Millisecond)
+		wait = max(wait, refill, minWait)
 	}
 	if r.reachedN != n && n > 0 && (wait < 0 || wait > reachedPoll) {
 		wait = reachedPoll // sessions open without telling the loop: look again soon
 	}
 	return wait
 }
+
+// minWait is the shortest sleep of the loop: a fast ramp opens sessions in
+// small batches rather than waking for each one.
+const minWait = 5 * time.Millisecond
 
 // reachedPoll is how often the loop checks whether a ramp has completed.
 const reachedPoll = 50 * time.Millisecond

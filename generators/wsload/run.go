@@ -53,6 +53,7 @@ func (sc *Scenario) Run(ctx context.Context) error {
 	<-schedDone
 	p.writers.stop()
 	p.matchers.stop()
+	sc.login.CloseIdleConnections()
 	p.want.Store(0)
 	p.m.Target.Set(0)
 	level.Info(sc.deps.Logger).Log("msg", "Sessions closed")

@@ -59,12 +59,19 @@ func (s *Spec) Summary() string { return s.cfg.summary() }
 // series (its metrics are the loadd_ws_* family).
 func (s *Spec) Tasks() []string { return nil }
 
-// Public returns the config for the status API; it holds no secrets (the
-// token comes from the target, whose own Public view masks it).
-func (s *Spec) Public() any { return s.cfg }
-
-// Config returns the validated configuration (defaults applied).
-func (s *Spec) Config() Config { return s.cfg }
+// Public returns the config for the status API, header values masked
+// (they may carry API keys); tokens come from the target and are never
+// part of it.
+func (s *Spec) Public() any {
+	c := s.cfg
+	if len(c.Headers) > 0 {
+		c.Headers = make(map[string]string, len(s.cfg.Headers))
+		for k := range s.cfg.Headers {
+			c.Headers[k] = config.SecretMask
+		}
+	}
+	return c
+}
 
 // Build prepares dialers, the auth session and the metric handles, and
 // checks that the process may open enough files for the sessions.
@@ -91,7 +98,8 @@ func (s *Spec) Build(d generators.Deps) (generators.Scenario, error) {
 	if err := checkFileLimit(d.Name, sc.peak(), 0, soft, hard); err != nil {
 		return nil, err
 	}
-	client := &http.Client{Timeout: s.cfg.ConnectTimeout.D(), Transport: &http.Transport{TLSClientConfig: s.comp.target.TLSClient}}
+	sc.login = &http.Transport{TLSClientConfig: s.comp.target.TLSClient, IdleConnTimeout: time.Minute}
+	client := &http.Client{Timeout: s.cfg.ConnectTimeout.D(), Transport: sc.login}
 	sc.pop = &population{
 		name:        d.Name,
 		cfg:         &sc.spec.cfg,
@@ -119,6 +127,9 @@ type Scenario struct {
 	ramp atomic.Uint64 // float64 bits, per second
 	wake chan struct{}
 	ran  atomic.Bool
+	// login carries the auth session's token requests; its idle
+	// connections are closed when the run ends.
+	login *http.Transport
 }
 
 var _ generators.Scenario = (*Scenario)(nil)
@@ -133,29 +144,28 @@ func (sc *Scenario) sessionsFor(base int64, f float64) int {
 
 // peak is the most sessions this process will hold.
 func (sc *Scenario) peak() int {
-	f := sc.deps.Scale
+	top := sc.target(0)
 	if sh := sc.deps.Shape; sh != nil {
-		shape := *sh
-		shape.Rate = config.Rate(1)
-		p := shape.Pacer(1)
-		top := p.Rate(0)
-		for t := time.Duration(0); t <= shape.Length(); t += max(shape.Length()/1000, time.Second) {
-			top = max(top, p.Rate(t))
+		step := max(sh.Length()/1000, time.Second)
+		for t := step; t <= sh.Length(); t += step {
+			top = max(top, sc.target(t))
 		}
-		f *= top
 	}
-	return sc.sessionsFor(sc.base.Load(), f)
+	return top
 }
 
-// target is the number of sessions wanted at offset t of the run.
+// target is the number of sessions this process wants at offset t of the
+// run. A shape (a scheduled run's stages) is read as a session count: its
+// base is the configured sessions, "2x" doubles them, an absolute "300/s"
+// means 300 sessions.
 func (sc *Scenario) target(t time.Duration) int {
-	f := sc.deps.Scale
+	base := sc.base.Load()
 	if sh := sc.deps.Shape; sh != nil {
 		shape := *sh
-		shape.Rate = config.Rate(1)
-		f *= shape.Pacer(1).Rate(t)
+		shape.Rate = config.Rate(base)
+		return sc.deps.Shard.Of(int(math.Round(shape.Pacer(sc.deps.Scale).Rate(t))))
 	}
-	return sc.sessionsFor(sc.base.Load(), f)
+	return sc.sessionsFor(base, sc.deps.Scale)
 }
 
 // SetObserver sends every connection attempt and message round trip to o
@@ -178,7 +188,7 @@ func (sc *Scenario) Update(spec generators.Spec) error {
 	}
 	a, b := sc.spec.cfg, ns.cfg
 	a.Sessions, a.Ramp = b.Sessions, b.Ramp
-	if !reflect.DeepEqual(a, b) {
+	if !reflect.DeepEqual(a, b) || !sameTarget(sc.spec.comp.target, ns.comp.target) {
 		return ErrRebuild
 	}
 	open, err := openFiles()
@@ -200,6 +210,12 @@ func (sc *Scenario) Update(spec generators.Spec) error {
 	sc.poke()
 	level.Info(sc.deps.Logger).Log("msg", "Session population resized", "sessions", b.Sessions, "ramp", float64(b.Ramp))
 	return nil
+}
+
+// sameTarget reports whether two validated targets are configured alike.
+func sameTarget(a, b *generators.Target) bool {
+	return a.BaseURL == b.BaseURL && a.TLS == b.TLS && a.AllowNonLoopback == b.AllowNonLoopback &&
+		reflect.DeepEqual(a.Headers, b.Headers) && reflect.DeepEqual(a.Auth, b.Auth)
 }
 
 func (sc *Scenario) poke() {

@@ -13,11 +13,18 @@ import (
 // ticker or timer of its own.
 type scheduler struct {
 	mu   sync.Mutex
-	heap []*session
+	heap []entry
 	wake chan struct{}
 	// tick handles a due session and returns when it is next due (unix
 	// nanoseconds), or 0 to drop it.
 	tick func(s *session, now int64) int64
+}
+
+// entry is a heap slot: the due time is kept beside the pointer so that
+// sifting compares without touching the sessions' memory.
+type entry struct {
+	due int64
+	s   *session
 }
 
 // batchSize bounds how many due sessions are handled per lock round.
@@ -52,13 +59,13 @@ func (q *scheduler) addLocked(s *session, due int64) {
 	if s.unsched {
 		return
 	}
-	s.due = due
 	if s.hidx >= 0 {
+		q.heap[s.hidx].due = due
 		q.fix(s.hidx)
 		return
 	}
 	s.hidx = len(q.heap)
-	q.heap = append(q.heap, s)
+	q.heap = append(q.heap, entry{due: due, s: s})
 	q.up(s.hidx)
 }
 
@@ -132,8 +139,8 @@ func (q *scheduler) less(i, j int) bool { return q.heap[i].due < q.heap[j].due }
 
 func (q *scheduler) swap(i, j int) {
 	q.heap[i], q.heap[j] = q.heap[j], q.heap[i]
-	q.heap[i].hidx = i
-	q.heap[j].hidx = j
+	q.heap[i].s.hidx = i
+	q.heap[j].s.hidx = j
 }
 
 func (q *scheduler) up(j int) {
@@ -176,11 +183,11 @@ func (q *scheduler) fix(i int) {
 
 func (q *scheduler) removeAt(i int) *session {
 	n := len(q.heap) - 1
-	s := q.heap[i]
+	s := q.heap[i].s
 	if i != n {
 		q.swap(i, n)
 	}
-	q.heap[n] = nil
+	q.heap[n] = entry{}
 	q.heap = q.heap[:n]
 	if i != n {
 		q.fix(i)

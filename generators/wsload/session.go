@@ -47,9 +47,10 @@ type session struct {
 	pending []pendingMsg // allocated on the first correlated send
 	pingAt  int64        // unix nanoseconds of the oldest unanswered ping; 0 none
 
-	// Owned by the scheduler, under scheduler.mu.
+	// Scheduler state: hidx and unsched under scheduler.mu; nextSend and
+	// endOfLife are set before the session is first added and then used
+	// only by the scheduler's goroutine.
 	hidx      int   // index in the heap, -1 when not in it
-	due       int64 // when the scheduler next looks at it
 	nextSend  int64 // when the next message/ping is due; 0 never
 	endOfLife int64 // when session_lifetime runs out; 0 never
 	unsched   bool  // removed for good
@@ -59,15 +60,18 @@ func newSession(p *population, slot int) *session {
 	return &session{pop: p, slot: slot, hidx: -1}
 }
 
-// end records why the session ends; the first reason wins. It reports
-// whether this call set it.
+// end records why the session ends (one of DisconnectReasons); the first
+// reason wins. It reports whether this call set it.
 func (s *session) end(reason string) bool {
+	idx := 0
 	for i, r := range DisconnectReasons {
 		if r == reason {
-			return s.reason.CompareAndSwap(0, uint32(i+1))
+			idx = i
 		}
 	}
-	return s.reason.CompareAndSwap(0, uint32(len(DisconnectReasons))) // unreachable: closed set
+	// Callers pass only the Disc* constants; anything else would count as
+	// the first reason rather than escape the closed label set.
+	return s.reason.CompareAndSwap(0, uint32(idx+1))
 }
 
 // ended reports whether an end reason is set.

@@ -271,6 +271,13 @@ func TestResize(t *testing.T) {
 	if err := change(7, map[string]any{"path": "/other"}); err != ErrRebuild {
 		t.Errorf("Update with a new path = %v, want ErrRebuild", err)
 	}
+	moved := *f.spec.comp
+	tg := *moved.target
+	tg.BaseURL = "http://127.0.0.1:1"
+	moved.target = &tg
+	if err := f.sc.Update(&Spec{cfg: f.spec.cfg, comp: &moved}); err != ErrRebuild {
+		t.Errorf("Update with a moved target = %v, want ErrRebuild", err)
+	}
 }
 
 // TestSourceAddresses spreads sessions over local addresses.

@@ -45,7 +45,23 @@ type Open struct {
 	Recorder OpenRecorder
 	// Start, when set, is the instant offset 0 of the pacer maps to.
 	Start time.Time
+	// Batch lets the dispatcher start, with the arrival it woke up for, the
+	// ones due within this much after it, at most batchMax per wake-up, so that at low
+	// rates one wake-up starts several iterations (each wake-up costs a
+	// context switch, which dominates CPU per request at 1k/s). An arrival
+	// started early is measured from its actual start, so latency is never
+	// understated; rates over any window longer than Batch are unchanged.
+	// 0 starts every arrival at its intended time exactly.
+	Batch time.Duration
 }
+
+// DefaultBatch is the Batch generators use: a few milliseconds of
+// early start buys a several-fold cut in wake-ups at 1k/s.
+const DefaultBatch = 5 * time.Millisecond
+
+// batchMax bounds the arrivals started per wake-up, so high rates (where
+// Batch would cover hundreds) do not turn into bursts.
+const batchMax = 8
 
 // ErrInvalidOpen is returned for an Open with no pacer or a bad bound.
 var ErrInvalidOpen = errors.New("open model needs a pacer and max_in_flight > 0")
@@ -82,6 +98,11 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 		idle := time.NewTimer(idleWorker)
 		defer idle.Stop()
 		for {
+			// An arrival dispatched early (Batch) is measured from its
+			// actual start: latency must never be understated.
+			if now := time.Now(); now.Before(a.Intended) {
+				a.Intended = now
+			}
 			if rec != nil {
 				rec.ObserveLag(time.Since(a.Intended))
 			}
@@ -114,6 +135,7 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 	sleep := time.NewTimer(time.Hour)
 	defer sleep.Stop()
 
+	batched := 0
 dispatch:
 	for n := uint64(0); ; n++ {
 		at, ok := o.Pacer.Arrival(n)
@@ -121,7 +143,14 @@ dispatch:
 			break
 		}
 		intended := start.Add(at)
-		if wait := time.Until(intended); wait > 0 {
+		wait := time.Until(intended)
+		if o.Batch > 0 && batched < batchMax && wait <= o.Batch {
+			wait = 0 // within this wake-up's batch
+			batched++
+		} else {
+			batched = 1 // the first of a batch starts on time
+		}
+		if wait > 0 {
 			sleep.Reset(wait)
 			select {
 			case <-sleep.C:

@@ -334,3 +334,37 @@ func cpuTime(b *testing.B) time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// TestOpenBatchesWakeUps: with Batch, one wake-up starts the arrivals due
+// within the window (at most batchMax), none late and none more than Batch
+// early, and early ones are measured from their actual start.
+func TestOpenBatchesWakeUps(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		it := &recIterator{}
+		o := &Open{Pacer: Constant{PerSecond: 1000}, MaxInFlight: 100, Duration: time.Second, Batch: 5 * time.Millisecond}
+		start := time.Now()
+		st, _ := o.Run(context.Background(), it)
+		if st.Started != 1000 {
+			t.Fatalf("started %d, want 1000", st.Started)
+		}
+		instants := map[time.Time]int{}
+		for i, s := range it.starts {
+			due := start.Add(time.Duration(i) * time.Millisecond)
+			if s.After(due) || due.Sub(s) > 5*time.Millisecond {
+				t.Fatalf("arrival %d started at +%v, due +%v", i, s.Sub(start), due.Sub(start))
+			}
+			if it.intended[i].After(s) {
+				t.Fatalf("arrival %d measured from +%v, after its start +%v", i, it.intended[i].Sub(start), s.Sub(start))
+			}
+			instants[s]++
+		}
+		if len(instants) > 1000/5 {
+			t.Errorf("%d wake-ups for 1000 arrivals, want at most 200", len(instants))
+		}
+		for at, n := range instants {
+			if n > batchMax {
+				t.Errorf("%d arrivals started at +%v, want at most %d", n, at.Sub(start), batchMax)
+			}
+		}
+	})
+}

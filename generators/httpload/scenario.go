@@ -125,7 +125,7 @@ func (sc *scenario) runOpen(ctx context.Context) error {
 	it := &openIter{sc: sc, picker: sc.spec.sharedPicker, ids: ids}
 	start := time.Now()
 	run := schedule.Open{
-		Pacer: sc.pacer, MaxInFlight: sc.maxInFlight, Grace: sc.deps.Grace,
+		Pacer: sc.pacer, MaxInFlight: sc.maxInFlight, Grace: sc.deps.Grace, Batch: schedule.DefaultBatch,
 		Duration: sc.deps.Duration, Recorder: openRecorder{sc}, Start: start,
 	}
 	sc.startedAt.Store(start.UnixNano())

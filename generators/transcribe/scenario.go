@@ -141,6 +141,7 @@ func (s *Scenario) runOpen(ctx context.Context) error {
 		Grace:       s.deps.Grace,
 		Duration:    s.deps.Duration,
 		Recorder:    openRecorder{s},
+		Batch:       schedule.DefaultBatch,
 	}
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()

@@ -57,11 +57,11 @@ type Open struct {
 
 // DefaultBatch is the Batch generators use: a few milliseconds of
 // early start buys a several-fold cut in wake-ups at 1k/s.
-const DefaultBatch = 5 * time.Millisecond
+const DefaultBatch = 10 * time.Millisecond
 
 // batchMax bounds the arrivals started per wake-up, so high rates (where
 // Batch would cover hundreds) do not turn into bursts.
-const batchMax = 8
+const batchMax = 16
 
 // ErrInvalidOpen is returned for an Open with no pacer or a bad bound.
 var ErrInvalidOpen = errors.New("open model needs a pacer and max_in_flight > 0")

@@ -118,7 +118,13 @@ func TestRunVerdicts(t *testing.T) {
 					t.Errorf("exit code %d for %s", res.ExitCode(), res.Outcome)
 				}
 				d := res.Deliveries[0]
-				if math.Abs(d.Expected-500) > 0.5 || d.Completed+d.Dropped != 500 {
+				// A scenario that stops with an error is sampled when it
+				// returns, which may fall a tick before the run's end.
+				tolerance := 0.5
+				if tc.spec.RunErr != nil {
+					tolerance = 5
+				}
+				if math.Abs(d.Expected-500) > tolerance || d.Completed+d.Dropped != 500 {
 					t.Errorf("delivery %+v, want 500 arrivals", d)
 				}
 				if got := metricValue(t, reg, "loadd_runs_total", "result="+tc.outcome+",schedule=once"); got != 1 {

@@ -60,8 +60,8 @@ type Open struct {
 const DefaultBatch = 10 * time.Millisecond
 
 // batchMax bounds the arrivals started per wake-up, so high rates (where
-// Batch would cover hundreds) do not turn into bursts.
-const batchMax = 16
+// Batch would cover hundreds) do not turn into large bursts.
+const batchMax = 64
 
 // ErrInvalidOpen is returned for an Open with no pacer or a bad bound.
 var ErrInvalidOpen = errors.New("open model needs a pacer and max_in_flight > 0")
@@ -135,6 +135,9 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 	sleep := time.NewTimer(time.Hour)
 	defer sleep.Stop()
 
+	// A batch never takes more than a quarter of the in-flight bound, so
+	// batching alone cannot cause drops.
+	maxBatch := min(batchMax, max(1, o.MaxInFlight/4))
 	batched := 0
 dispatch:
 	for n := uint64(0); ; n++ {
@@ -144,7 +147,7 @@ dispatch:
 		}
 		intended := start.Add(at)
 		wait := time.Until(intended)
-		if o.Batch > 0 && batched < batchMax && wait <= o.Batch {
+		if o.Batch > 0 && batched < maxBatch && wait <= o.Batch {
 			wait = 0 // within this wake-up's batch
 			batched++
 		} else {

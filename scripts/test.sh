@@ -10,3 +10,6 @@ ulimit -n "$(ulimit -Hn)" || true
 test -z "$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
 go vet ./...
 go test -race -count=1 -timeout 25m "$@" ./...
+# Timing tests skip themselves under the race detector (it slows every
+# request); run them once without it so they check something in CI too.
+go test -count=1 -run 'TestLatencyAccuracy' ./generators/httpload/

@@ -157,7 +157,11 @@ func DecodeErrors(err error, base string, p *Problems) {
 	before := len(p.List)
 	collectDecodeErrors(err, p)
 	for i := before; i < len(p.List); i++ {
-		p.List[i].Path = Key(base, p.List[i].Path)
+		if p.List[i].Path == "" {
+			p.List[i].Path = base
+		} else {
+			p.List[i].Path = Key(base, p.List[i].Path)
+		}
 	}
 }
 

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -127,3 +128,10 @@ next:
 		p.List = append(p.List, pr)
 	}
 }
+
+var nameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_-]{0,62}$`)
+
+// ValidName reports whether n may name a target, scenario or schedule: it
+// becomes a metric label value, so letters, digits, _ and - only, starting
+// with a letter or _, at most 63 characters.
+func ValidName(n string) bool { return nameRE.MatchString(n) }

@@ -3,9 +3,9 @@ package daemon
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"path/filepath"
-	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,8 +59,6 @@ type Loader struct {
 	Sections map[string]Section
 }
 
-var nameRE = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_-]{0,62}$`)
-
 // Load reads, decodes and validates a configuration. The error, when not
 // nil, is a *config.Problems listing every problem found (or an I/O error).
 func (l *Loader) Load(src config.Source) (*Config, error) {
@@ -84,10 +82,10 @@ func (l *Loader) Load(src config.Source) (*Config, error) {
 	if src.File != "" && src.Data == nil {
 		env.BaseDir = filepath.Dir(src.File)
 	}
-	for _, name := range sortedKeys(f.Targets) {
+	for _, name := range slices.Sorted(maps.Keys(f.Targets)) {
 		t := f.Targets[name]
 		path := config.Key("targets", name)
-		if !nameRE.MatchString(name) {
+		if !config.ValidName(name) {
 			p.Addf(path, "invalid name %q: use letters, digits, _ and -", name)
 		}
 		if t == nil {
@@ -101,10 +99,10 @@ func (l *Loader) Load(src config.Source) (*Config, error) {
 		p.Addf("scenarios", "at least one scenario is required")
 	}
 	tasks := map[string][]string{}
-	for _, name := range sortedKeys(f.Scenarios) {
+	for _, name := range slices.Sorted(maps.Keys(f.Scenarios)) {
 		path := config.Key("scenarios", name)
 		raw := f.Scenarios[name]
-		if !nameRE.MatchString(name) {
+		if !config.ValidName(name) {
 			p.Addf(path, "invalid name %q: use letters, digits, _ and - (it becomes a metric label)", name)
 			continue
 		}
@@ -112,9 +110,9 @@ func (l *Loader) Load(src config.Source) (*Config, error) {
 		k, ok := l.Kinds[kind]
 		if !ok {
 			if kind == "" {
-				p.Addf(config.Key(path, "kind"), "required: one of %s", strings.Join(sortedKeys(l.Kinds), ", "))
+				p.Addf(config.Key(path, "kind"), "required: one of %s", strings.Join(slices.Sorted(maps.Keys(l.Kinds)), ", "))
 			} else {
-				p.Addf(config.Key(path, "kind"), "unknown kind %q (want one of %s)", kind, strings.Join(sortedKeys(l.Kinds), ", "))
+				p.Addf(config.Key(path, "kind"), "unknown kind %q (want one of %s)", kind, strings.Join(slices.Sorted(maps.Keys(l.Kinds)), ", "))
 			}
 			continue
 		}
@@ -127,7 +125,7 @@ func (l *Loader) Load(src config.Source) (*Config, error) {
 		c.Kinds[name] = kind
 		tasks[name] = spec.Tasks()
 	}
-	for _, name := range sortedKeys(l.Sections) {
+	for _, name := range slices.Sorted(maps.Keys(l.Sections)) {
 		c.Sections[name] = l.Sections[name](&c.File, tasks, p)
 	}
 	doc.Annotate(p)
@@ -147,7 +145,7 @@ func (c *Config) Summary() string {
 			fmt.Fprintf(&b, "  %-20s tasks: %s\n", "", strings.Join(ts, ", "))
 		}
 	}
-	for _, name := range sortedKeys(c.Sections) {
+	for _, name := range slices.Sorted(maps.Keys(c.Sections)) {
 		if s, ok := c.Sections[name].(fmt.Stringer); ok {
 			if txt := s.String(); txt != "" {
 				fmt.Fprintf(&b, "%s:\n%s", name, txt)
@@ -176,13 +174,4 @@ func (c *Config) fingerprint(name string) string {
 		Global  Global
 	}{c.Specs[name].Public(), c.File.Targets, c.File.Global})
 	return string(b)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -2,6 +2,7 @@ package schedule
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -127,7 +128,8 @@ func DecodeCrons(path string, raw map[string]map[string]any, scenarios map[strin
 	for _, name := range names {
 		sp := config.Key(path, name)
 		var c CronConfig
-		if !decodeStrict(sp, raw[name], &c, p) {
+		if err := config.Decode(raw[name], &c); err != nil {
+			config.DecodeErrors(err, sp, p)
 			continue
 		}
 		if cr := c.validate(sp, name, scenarios, p); cr != nil {
@@ -138,31 +140,9 @@ func DecodeCrons(path string, raw map[string]map[string]any, scenarios map[strin
 	return out
 }
 
-// decodeStrict decodes raw into out with config.Decode, adding problems
-// under path (mapstructure names root keys after the Go type; cut it).
-func decodeStrict(path string, raw, out any, p *config.Problems) bool {
-	err := config.Decode(raw, out)
-	if err == nil {
-		return true
-	}
-	var tmp config.Problems
-	config.DecodeErrors(err, "", &tmp)
-	root := strings.TrimPrefix(fmt.Sprintf("%T", out), "*")
-	for _, pr := range tmp.List {
-		at := path
-		if rel, ok := strings.CutPrefix(pr.Path, root+"."); ok {
-			at = config.Key(path, rel)
-		} else if pr.Path != root && pr.Path != "" {
-			at = config.Key(path, pr.Path)
-		}
-		p.List = append(p.List, config.Problem{Path: at, Msg: pr.Msg})
-	}
-	return false
-}
-
 func (c *CronConfig) validate(path, name string, scenarios map[string][]string, p *config.Problems) *Cron {
 	before := p.Len()
-	if !nameOK(name) {
+	if !config.ValidName(name) {
 		p.Addf(path, "invalid schedule name: use letters, digits, _ and - (it becomes a metric label)")
 	}
 	var when Timetable
@@ -204,7 +184,7 @@ func (c *CronConfig) validate(path, name string, scenarios map[string][]string, 
 	seen := map[string]bool{}
 	for i, s := range c.Scenarios {
 		if _, ok := scenarios[s]; !ok {
-			p.Addf(config.Index(config.Key(path, "scenarios"), i), "unknown scenario %q (have %s)", s, strings.Join(sortedNames(scenarios), ", "))
+			p.Addf(config.Index(config.Key(path, "scenarios"), i), "unknown scenario %q (have %s)", s, strings.Join(slices.Sorted(maps.Keys(scenarios)), ", "))
 		}
 		if seen[s] {
 			p.Addf(config.Index(config.Key(path, "scenarios"), i), "scenario %q listed twice", s)
@@ -216,30 +196,8 @@ func (c *CronConfig) validate(path, name string, scenarios map[string][]string, 
 	}
 	run := slices.Clone(c.Scenarios)
 	if len(run) == 0 {
-		run = sortedNames(scenarios)
+		run = slices.Sorted(maps.Keys(scenarios))
 	}
 	sort.Strings(run)
 	return &Cron{Config: *c, When: when, Scenarios: run}
-}
-
-func nameOK(n string) bool {
-	if n == "" || len(n) > 63 {
-		return false
-	}
-	for i, r := range n {
-		ok := r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z') || (i > 0 && (r == '-' || (r >= '0' && r <= '9')))
-		if !ok {
-			return false
-		}
-	}
-	return true
-}
-
-func sortedNames[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

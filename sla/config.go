@@ -6,8 +6,8 @@ package sla
 
 import (
 	"fmt"
+	"maps"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -63,7 +63,8 @@ func Decode(path string, raw []map[string]any, scenarios map[string][]string, p 
 	at := make([]int, 0, len(raw))
 	for i, r := range raw {
 		var c Config
-		if !decodeStrict(config.Index(path, i), r, &c, p) {
+		if err := config.Decode(r, &c); err != nil {
+			config.DecodeErrors(err, config.Index(path, i), p)
 			continue
 		}
 		list = append(list, c)
@@ -113,14 +114,14 @@ func (c *Config) validate(path string, scenarios map[string][]string, p *config.
 	case c.Scenario == "":
 		p.Addf(config.Key(path, "scenario"), "required: the scenario the SLA is about")
 	case !ok:
-		p.Addf(config.Key(path, "scenario"), "unknown scenario %q (have %s)", c.Scenario, strings.Join(sortedKeys(scenarios), ", "))
+		p.Addf(config.Key(path, "scenario"), "unknown scenario %q (have %s)", c.Scenario, strings.Join(slices.Sorted(maps.Keys(scenarios)), ", "))
 	case c.Task != "" && c.Task != AllTasks && !slices.Contains(tasks, c.Task):
 		p.Addf(config.Key(path, "task"), "scenario %q has no task %q (have %s, or \"*\" for all)", c.Scenario, c.Task, strings.Join(tasks, ", "))
 	}
-	checkQuantiles(config.Key(path, "latency"), keys(c.Latency), p)
-	checkQuantiles(config.Key(path, "rtt"), keys(c.RTT), p)
-	checkQuantiles(config.Key(path, "final_latency"), keys(c.FinalLatency), p)
-	checkQuantiles(config.Key(path, "realtime_factor"), keys(c.RealtimeFactor), p)
+	checkQuantiles(config.Key(path, "latency"), slices.Sorted(maps.Keys(c.Latency)), p)
+	checkQuantiles(config.Key(path, "rtt"), slices.Sorted(maps.Keys(c.RTT)), p)
+	checkQuantiles(config.Key(path, "final_latency"), slices.Sorted(maps.Keys(c.FinalLatency)), p)
+	checkQuantiles(config.Key(path, "realtime_factor"), slices.Sorted(maps.Keys(c.RealtimeFactor)), p)
 	for _, group := range []struct {
 		key string
 		m   map[string]config.Duration
@@ -142,33 +143,6 @@ func (c *Config) validate(path string, scenarios map[string][]string, p *config.
 	if len(c.objectives()) == 0 {
 		p.Addf(path, "no objective: set latency, error_ratio, rtt, connect_failure_ratio, final_latency or realtime_factor")
 	}
-}
-
-// decodeStrict decodes raw into out (a pointer to a struct) with
-// config.Decode, adding problems under path. mapstructure names keys of the
-// root struct after its Go type ("sla.Config.latancy"); that prefix is cut.
-func decodeStrict(path string, raw, out any, p *config.Problems) bool {
-	err := config.Decode(raw, out)
-	if err == nil {
-		return true
-	}
-	var tmp config.Problems
-	config.DecodeErrors(err, "", &tmp)
-	root := strings.TrimPrefix(fmt.Sprintf("%T", out), "*")
-	for _, pr := range tmp.List {
-		rel := pr.Path
-		if rel == root {
-			rel = ""
-		} else if r, ok := strings.CutPrefix(rel, root+"."); ok {
-			rel = r
-		}
-		at := path
-		if rel != "" {
-			at = config.Key(path, rel)
-		}
-		p.List = append(p.List, config.Problem{Path: at, Msg: pr.Msg})
-	}
-	return false
 }
 
 func checkQuantiles(path string, ks []string, p *config.Problems) {
@@ -326,14 +300,3 @@ func seconds(m map[string]config.Duration) map[string]float64 {
 	}
 	return out
 }
-
-func keys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string { return keys(m) }

@@ -2,6 +2,8 @@ package httpload
 
 import (
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -53,7 +55,7 @@ func splitByFlowComma(v any, path string, p *config.Problems) bool {
 	found := false
 	switch v := v.(type) {
 	case map[string]any:
-		for _, k := range sortedKeys(v) {
+		for _, k := range slices.Sorted(maps.Keys(v)) {
 			kp := config.Key(path, k)
 			if s, ok := v[k].(string); ok && strings.Contains(s, "(") && !strings.Contains(s, ")") {
 				for other := range v {

@@ -4,7 +4,6 @@ import (
 	"maps"
 	"net"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/loadd/loadd/config"
@@ -36,13 +35,13 @@ func (c *Config) compile(path string, env *generators.Env, p *config.Problems) *
 	}
 
 	sc := &scope{feeders: map[string]*feeder{}, pools: map[string]bool{}}
-	for _, name := range sortedKeys(c.Feeders) {
+	for _, name := range slices.Sorted(maps.Keys(c.Feeders)) {
 		if f := compileFeeder(name, c.Feeders[name], config.Key(config.Key(path, "feeders"), name), baseDir, p); f != nil {
 			sc.feeders[name] = f
 		}
 	}
 	c.collectPools(sc, path, p)
-	s.feeders, s.pools = sc.feeders, sortedKeys(sc.pools)
+	s.feeders, s.pools = sc.feeders, slices.Sorted(maps.Keys(sc.pools))
 
 	tc := &taskCompiler{sc: sc, timeout: s.timeout, names: map[string]bool{}, p: p}
 	if s.target != nil {
@@ -71,7 +70,7 @@ func (s *spec) resolveTarget(name, path string, env *generators.Env, p *config.P
 		if t == nil {
 			var known []string
 			if env != nil {
-				known = sortedKeys(env.Targets)
+				known = slices.Sorted(maps.Keys(env.Targets))
 			}
 			p.Addf(kp, "unknown target %q (targets: %s)", name, strings.Join(known, ", "))
 		}
@@ -156,7 +155,7 @@ func positiveOr(v, def int, path string, p *config.Problems) int {
 func (c *Config) collectPools(sc *scope, path string, p *config.Problems) {
 	add := func(tasks []TaskConfig, tp string) {
 		for i, t := range tasks {
-			for _, name := range sortedKeys(t.Capture) {
+			for _, name := range slices.Sorted(maps.Keys(t.Capture)) {
 				kp := config.Key(config.Key(config.Index(tp, i), "capture"), name)
 				switch _, feeder := sc.feeders[name]; {
 				case !identRE.MatchString(name):
@@ -299,14 +298,5 @@ func stringMap(m map[string]string) map[string]any {
 	for k, v := range m {
 		out[k] = v
 	}
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }

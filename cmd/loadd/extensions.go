@@ -8,7 +8,6 @@ import (
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/go-kit/log"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loadd/loadd/daemon"
 	"github.com/loadd/loadd/generators"
@@ -28,14 +27,13 @@ const reportsPath = "/reports/"
 // routes — in one place.
 type extensions struct {
 	logger    log.Logger
-	reg       *prometheus.Registry
 	reports   *reportFlags
 	d         *daemon.Daemon
 	scheduler *runs.Scheduler
 }
 
-func newExtensions(logger log.Logger, reg *prometheus.Registry) *extensions {
-	return &extensions{logger: logger, reg: reg}
+func newExtensions(logger log.Logger) *extensions {
+	return &extensions{logger: logger}
 }
 
 // kinds returns every generator kind loadd knows.

@@ -2,17 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/alecthomas/kingpin/v2"
 	"github.com/go-kit/log"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/loadd/loadd/alerts"
-	"github.com/loadd/loadd/config"
 	"github.com/loadd/loadd/sla"
 )
 
@@ -25,19 +22,8 @@ func addRules(app *kingpin.Application, cmds map[string]func(context.Context, lo
 	var forDur time.Duration
 	cmd.Flag("rules.for", "How long a latency objective must be breached before its alert fires.").Default("5m").DurationVar(&forDur)
 	cmds[cmd.FullCommand()] = func(_ context.Context, logger log.Logger) int {
-		src, err := cf.source(nil, nil)
-		if err != nil {
-			fmt.Fprintf(stderr, "loadd rules: %v\n", err)
-			return exitConfig
-		}
-		c, err := newExtensions(logger, prometheus.NewRegistry()).loader().Load(src)
-		if err != nil {
-			var p *config.Problems
-			if errors.As(err, &p) {
-				fmt.Fprintf(stderr, "%s: %d problem(s):\n%s\n", cf.file, p.Len(), p.Error())
-			} else {
-				fmt.Fprintf(stderr, "loadd rules: %v\n", err)
-			}
+		c, ok := loadConfig("rules", cf, logger, stderr)
+		if !ok {
 			return exitConfig
 		}
 		objs, skipped := explicitObjectives(slasOf(c), forDur)

@@ -111,22 +111,11 @@ func runOnce(ctx context.Context, logger log.Logger, of *onceFlags, stdout, stde
 		fmt.Fprintf(stderr, "loadd once: %v\n", err)
 		return exitConfig
 	}
-	src, err := of.cf.source(nil, nil)
-	if err != nil {
-		fmt.Fprintf(stderr, "loadd once: %v\n", err)
+	cfg, ok := loadConfig("once", of.cf, logger, stderr)
+	if !ok {
 		return exitConfig
 	}
 	reg := newRegistry()
-	cfg, err := newExtensions(logger, reg).loader().Load(src)
-	if err != nil {
-		var p *config.Problems
-		if errors.As(err, &p) {
-			fmt.Fprintf(stderr, "%s: %d problem(s):\n%s\n", of.cf.file, p.Len(), p.Error())
-			return exitConfig
-		}
-		fmt.Fprintf(stderr, "loadd once: %v\n", err)
-		return exitConfig
-	}
 	plan, err := oncePlan(cfg, of)
 	if err != nil {
 		fmt.Fprintf(stderr, "loadd once: %v\n", err)

@@ -172,7 +172,7 @@ func serve(ctx context.Context, logger log.Logger, src config.Source, sf *serveF
 	}
 	level.Info(logger).Log("msg", "Starting loadd", "version", version.Info(), "config", src.File)
 	reg := newRegistry()
-	ext := newExtensions(logger, reg)
+	ext := newExtensions(logger)
 	ext.reports = sf.reports
 	d, err := daemon.New(daemon.Options{
 		Source: src, Loader: ext.loader(), Shard: shard, Logger: logger, Registry: reg,

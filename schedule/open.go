@@ -100,11 +100,12 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 		for {
 			// An arrival dispatched early (Batch) is measured from its
 			// actual start: latency must never be understated.
-			if now := time.Now(); now.Before(a.Intended) {
+			now := time.Now()
+			if now.Before(a.Intended) {
 				a.Intended = now
 			}
 			if rec != nil {
-				rec.ObserveLag(time.Since(a.Intended))
+				rec.ObserveLag(now.Sub(a.Intended))
 			}
 			it.Iterate(workCtx, a)
 			n := inFlight.Add(-1)

@@ -33,7 +33,7 @@ func newFastTransport(addr string, isTLS bool, tc *tls.Config, maxConns int, tim
 	if tc != nil {
 		tc = tc.Clone()
 	}
-	return &fastTransport{hc: &fasthttp.HostClient{
+	hc := &fasthttp.HostClient{
 		Addr:                addr,
 		Name:                "loadd",
 		IsTLS:               isTLS,
@@ -49,7 +49,11 @@ func newFastTransport(addr string, isTLS bool, tc *tls.Config, maxConns int, tim
 		MaxIdemponentCallAttempts: 2,
 		RetryIfErr:                retryStale,
 		DisablePathNormalizing:    true,
-	}}
+	}
+	if !isTLS {
+		hc.DialTimeout = dialSend
+	}
+	return &fastTransport{hc: hc}
 }
 
 func retryStale(req *fasthttp.Request, attempts int, err error) (resetTimeout, retry bool) {

@@ -1,0 +1,116 @@
+package httpload
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"syscall"
+	"time"
+)
+
+// maxDeferred bounds the request bytes a sendConn holds back: a larger
+// request is written through at once, so a big body is never buffered twice.
+const maxDeferred = 16 << 10
+
+// sendConn is a plain TCP connection that holds a request's bytes back
+// until the response is read, then writes them and waits for the answer
+// in one step.
+//
+// A request–response client writes the request and reads at once; on a
+// non-blocking socket that first read almost always finds nothing yet
+// (EAGAIN), parks on the poller, and reads again when woken: two read
+// system calls per response. sendConn writes from inside the poller's
+// read wait instead (syscall.RawConn.Read arms the wait before calling
+// back), so the goroutine parks straight after the write and the first
+// read finds the response. Where a write cannot complete at once it falls
+// back to the ordinary blocking Write.
+type sendConn struct {
+	*net.TCPConn
+	raw     syscall.RawConn
+	pending []byte
+}
+
+// dialSend dials addr over TCP within timeout and wraps the connection.
+func dialSend(addr string, timeout time.Duration) (net.Conn, error) {
+	c, err := net.DialTimeout("tcp", addr, timeout)
+	if err != nil {
+		return nil, err
+	}
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return c, nil
+	}
+	raw, err := tc.SyscallConn()
+	if err != nil {
+		_ = c.Close()
+		return nil, fmt.Errorf("dial %s: %w", addr, err)
+	}
+	return &sendConn{TCPConn: tc, raw: raw}, nil
+}
+
+// Write holds p back for the next Read, unless the request is large.
+func (c *sendConn) Write(p []byte) (int, error) {
+	if len(c.pending)+len(p) <= maxDeferred {
+		c.pending = append(c.pending, p...)
+		return len(p), nil
+	}
+	if err := c.flush(); err != nil {
+		return 0, err
+	}
+	return c.TCPConn.Write(p)
+}
+
+// Read first sends what Write held back, waiting for the response in the
+// same poller wait, then reads.
+func (c *sendConn) Read(p []byte) (int, error) {
+	if len(c.pending) > 0 {
+		if err := c.sendAndWait(); err != nil {
+			return 0, err
+		}
+	}
+	return c.TCPConn.Read(p)
+}
+
+// sendAndWait writes the pending bytes from inside a read wait: the
+// callback runs after the wait is armed, so a response that arrives right
+// after the write wakes it.
+func (c *sendConn) sendAndWait() error {
+	var werr error
+	sent := false
+	err := c.raw.Read(func(fd uintptr) bool {
+		if sent {
+			return true // readable, or woken: the caller's Read finds out
+		}
+		sent = true
+		n, err := syscall.Write(int(fd), c.pending)
+		switch {
+		case err == nil && n == len(c.pending):
+			c.pending = c.pending[:0]
+			return false // park until the response arrives
+		case err == nil:
+			c.pending = c.pending[n:]
+		case errors.Is(err, syscall.EAGAIN):
+		default:
+			werr = &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError("write", err)}
+		}
+		return true
+	})
+	if werr != nil {
+		return werr
+	}
+	if err != nil {
+		return err
+	}
+	return c.flush()
+}
+
+// flush writes the pending bytes the ordinary way.
+func (c *sendConn) flush() error {
+	if len(c.pending) == 0 {
+		return nil
+	}
+	_, err := c.TCPConn.Write(c.pending)
+	c.pending = c.pending[:0]
+	return err
+}

@@ -1,0 +1,236 @@
+package httpload
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/valyala/fasthttp"
+	"golang.org/x/sys/unix"
+
+	"github.com/loadd/loadd/exporter"
+)
+
+// rawServer accepts connections on loopback and hands each to serve.
+func rawServer(t *testing.T, serve func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				serve(c)
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// echoLength answers every request on c with the length of its body.
+func echoLength(c net.Conn) {
+	br := bufio.NewReader(c)
+	for {
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		n, _ := io.Copy(io.Discard, req.Body)
+		body := strconv.FormatInt(n, 10)
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
+	}
+}
+
+// TestFastTransportExchanges runs the HTTP/1.1 client (fasthttp over
+// sendConn) against servers that answer, answer slowly, misbehave or are
+// absent, and checks the body that arrived and the failure reason.
+func TestFastTransportExchanges(t *testing.T) {
+	closed := func() string { // a port nothing listens on
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr := ln.Addr().String()
+		ln.Close()
+		return addr
+	}
+	cases := []struct {
+		name    string
+		serve   func(net.Conn)
+		addr    string // instead of serve
+		body    int
+		want    string
+		reason  exporter.Reason
+		timeout time.Duration
+	}{
+		{name: "small", serve: echoLength, want: "0"},
+		{name: "deferred body", serve: echoLength, body: maxDeferred - 200, want: strconv.Itoa(maxDeferred - 200)},
+		{name: "written-through body", serve: echoLength, body: 1 << 20, want: strconv.Itoa(1 << 20)},
+		{name: "no answer", serve: func(c net.Conn) { io.Copy(io.Discard, c) }, reason: exporter.ReasonTimeout, timeout: 200 * time.Millisecond},
+		{name: "closed without answer", serve: func(c net.Conn) {
+			http.ReadRequest(bufio.NewReader(c))
+		}, reason: exporter.ReasonReset},
+		{name: "garbage", serve: func(c net.Conn) {
+			http.ReadRequest(bufio.NewReader(c))
+			c.Write([]byte("SSH-2.0-OpenSSH_9.2\r\n\r\n"))
+		}, reason: exporter.ReasonProtocol},
+		{name: "refused", addr: closed(), reason: exporter.ReasonConnect},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := tc.addr
+			if tc.serve != nil {
+				addr = rawServer(t, tc.serve)
+			}
+			timeout := tc.timeout
+			if timeout == 0 {
+				timeout = 5 * time.Second
+			}
+			tr := newFastTransport(addr, false, nil, 4, timeout)
+			defer tr.close()
+			// Twice on one connection: keep-alive and the deferred write
+			// must leave the connection usable.
+			for i := range 2 {
+				var req fasthttp.Request
+				var resp fasthttp.Response
+				req.SetRequestURI("http://" + addr + "/echo")
+				if tc.body > 0 {
+					req.Header.SetMethod(http.MethodPost)
+					req.SetBody(bytes.Repeat([]byte("x"), tc.body))
+				}
+				err := tr.do(&req, &resp, time.Now().Add(timeout))
+				if got := classify(err); got != tc.reason {
+					t.Fatalf("request %d: reason %s (err %v), want %s", i, got, err, tc.reason)
+				}
+				if err != nil {
+					return
+				}
+				if resp.StatusCode() != http.StatusOK || string(resp.Body()) != tc.want {
+					t.Fatalf("request %d: %d %q, want 200 %q", i, resp.StatusCode(), resp.Body(), tc.want)
+				}
+			}
+		})
+	}
+}
+
+// TestSendConnDefersWrite checks that a request is held back until the
+// response is read, and then sent whole.
+func TestSendConnDefersWrite(t *testing.T) {
+	addr := rawServer(t, echoLength)
+	c, err := dialSend(addr, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sc, ok := c.(*sendConn)
+	if !ok {
+		t.Fatalf("dialSend returned %T, want *sendConn", c)
+	}
+	req := "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+	if n, err := sc.Write([]byte(req)); n != len(req) || err != nil {
+		t.Fatalf("Write = %d, %v", n, err)
+	}
+	if string(sc.pending) != req {
+		t.Fatalf("pending %q after Write, want the request held back", sc.pending)
+	}
+	br := bufio.NewReader(sc)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if string(body) != "3" || len(sc.pending) != 0 {
+		t.Fatalf("body %q, pending %d bytes; want \"3\" and nothing pending", body, len(sc.pending))
+	}
+	if !strings.HasPrefix(resp.Proto, "HTTP/1.1") {
+		t.Fatalf("proto %q", resp.Proto)
+	}
+}
+
+// TestSendConnPartialWrite fills both socket buffers, so the write from
+// inside the read wait cannot complete: the rest must go out the ordinary
+// way once the server reads, and the exchange still succeed.
+func TestSendConnPartialWrite(t *testing.T) {
+	// The receive buffer is set on the listener, so the accepted socket
+	// advertises a small window from its first segment.
+	lc := net.ListenConfig{Control: func(_, _ string, rc syscall.RawConn) error {
+		var err error
+		rc.Control(func(fd uintptr) { err = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, 4<<10) })
+		return err
+	}}
+	l, err := lc.Listen(t.Context(), "tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ln := l.(*net.TCPListener)
+	c, err := dialSend(ln.Addr().String(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	sc := c.(*sendConn)
+	if err := sc.SetWriteBuffer(4 << 10); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := ln.AcceptTCP()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	served := make(chan error, 1)
+	go func() {
+		// Read nothing until the client's write has filled the buffers
+		// (bytes are queued here), then serve.
+		raw, err := srv.SyscallConn()
+		if err != nil {
+			served <- err
+			return
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for queued := 0; queued == 0; {
+			if time.Now().After(deadline) {
+				served <- fmt.Errorf("no request bytes arrived")
+				return
+			}
+			raw.Control(func(fd uintptr) { queued, _ = unix.IoctlGetInt(int(fd), unix.SIOCINQ) })
+			runtime.Gosched()
+		}
+		echoLength(srv)
+		served <- nil
+	}()
+	body := maxDeferred - 1024
+	req := fmt.Sprintf("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", body, strings.Repeat("y", body))
+	if _, err := sc.Write([]byte(req)); err != nil {
+		t.Fatal(err)
+	}
+	sc.SetDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(sc), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(resp.Body)
+	if string(got) != strconv.Itoa(body) {
+		t.Fatalf("server counted %q body bytes, want %d", got, body)
+	}
+	sc.Close()
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+}

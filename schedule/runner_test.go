@@ -368,3 +368,56 @@ func TestOpenBatchesWakeUps(t *testing.T) {
 		}
 	})
 }
+
+// listPacer is a pacer with arrivals at fixed offsets.
+type listPacer []time.Duration
+
+func (p listPacer) Arrival(n uint64) (time.Duration, bool) {
+	if n >= uint64(len(p)) {
+		return 0, false
+	}
+	return p[n], true
+}
+
+func (listPacer) Rate(time.Duration) float64 { return 0 }
+
+// TestOpenIdleWorkersExit checks that workers started for a burst exit
+// once idle for idleWorker, and that a worker kept busy stays.
+func TestOpenIdleWorkersExit(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		// 20 concurrent arrivals at 0 (500 ms each), then one arrival a
+		// second from 2 s to 30 s: one worker suffices for those.
+		p := listPacer{}
+		for range 20 {
+			p = append(p, 0)
+		}
+		for s := 2; s <= 30; s++ {
+			p = append(p, time.Duration(s)*time.Second)
+		}
+		it := &recIterator{work: 500 * time.Millisecond}
+		o := Open{Pacer: p, MaxInFlight: 50, Duration: 40 * time.Second}
+		base := runtime.NumGoroutine()
+		done := make(chan Stats)
+		go func() {
+			st, err := o.Run(t.Context(), it)
+			if err != nil {
+				t.Error(err)
+			}
+			done <- st
+		}()
+		time.Sleep(250 * time.Millisecond)
+		synctest.Wait()
+		burst := runtime.NumGoroutine()
+		time.Sleep(15 * time.Second) // past idleWorker after the burst
+		synctest.Wait()
+		settled := runtime.NumGoroutine()
+		// Run's goroutine, the dispatcher, and at most two workers.
+		if burst-base < 20 || settled-base > 4 {
+			t.Errorf("goroutines over the %d before Run: %d during the burst (want ≥ 20), %d after 15 s of one arrival a second (want ≤ 4)", base, burst-base, settled-base)
+		}
+		st := <-done
+		if st.Started != uint64(len(p)) || st.Dropped != 0 {
+			t.Errorf("stats %+v, want %d started, 0 dropped", st, len(p))
+		}
+	})
+}

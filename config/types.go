@@ -206,7 +206,8 @@ func (s Secret) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 // MarshalJSON implements json.Marshaler.
 func (s Secret) MarshalJSON() ([]byte, error) { return json.Marshal(s.String()) }
 
-// Reveal returns the secret value. Call it only where the value is sent.
+// Reveal returns the secret value. Call it only where the value is sent
+// (or digested, never shown).
 func (s Secret) Reveal() string { return string(s) }
 
 // Ratio is a fraction in [0,1]. It decodes from "1%", "0.5%" or "0.01".

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -166,12 +167,25 @@ func (c *Config) Public() map[string]any {
 }
 
 // fingerprint identifies a scenario's effective config, to restart only
-// what a reload changed.
+// what a reload changed. The public form masks secrets, so a digest of
+// them is added: a rotated password or token must restart its users.
 func (c *Config) fingerprint(name string) string {
 	b, _ := json.Marshal(struct {
 		Spec    any
 		Targets any
 		Global  Global
-	}{c.Specs[name].Public(), c.File.Targets, c.File.Global})
+		Secrets []byte
+	}{c.Specs[name].Public(), c.File.Targets, c.File.Global, c.secretsDigest()})
 	return string(b)
+}
+
+// secretsDigest is a SHA-256 over every target's credentials.
+func (c *Config) secretsDigest() []byte {
+	h := sha256.New()
+	for _, name := range slices.Sorted(maps.Keys(c.File.Targets)) {
+		if a := c.File.Targets[name].Auth; a != nil {
+			fmt.Fprintf(h, "%q %q %q\n", name, a.Password.Reveal(), a.Token.Reveal())
+		}
+	}
+	return h.Sum(nil)
 }

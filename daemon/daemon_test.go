@@ -216,6 +216,9 @@ func TestEndpoints(t *testing.T) {
 		{"GET", "/metrics", 200, "loadd_build_info"},
 		{"GET", "/", 200, "<title>loadd status</title>"},
 		{"GET", "/api/v1/status", 200, `"target_rate": 5`},
+		{"GET", "/debug/pprof/", 200, "goroutine"},
+		{"GET", "/debug/pprof/heap?debug=1", 200, "heap profile"},
+		{"GET", "/debug/pprof/cmdline", 404, ""},
 		{"GET", "/nope", 404, ""},
 	} {
 		req, _ := http.NewRequest(c.method, srv.URL+c.path, nil)
@@ -336,4 +339,43 @@ func TestReloadUpdatesInPlace(t *testing.T) {
 	if runs.Load() != 1 {
 		t.Errorf("scenario restarted (%d runs): an in-place update must not rebuild it", runs.Load())
 	}
+}
+
+// TestReloadRestartsOnRotatedSecret checks that a reload which changes
+// only a credential restarts the scenarios (the public config, secrets
+// masked, is the same), and that an unchanged file restarts nothing.
+func TestReloadRestartsOnRotatedSecret(t *testing.T) {
+	dir := t.TempDir()
+	path, pw := filepath.Join(dir, "c.yaml"), filepath.Join(dir, "pw")
+	os.WriteFile(pw, []byte("first\n"), 0o600)
+	os.WriteFile(path, []byte(`
+targets:
+  t: {base_url: "http://127.0.0.1:1", auth: {kind: password, token_url: /auth, username: u, password_file: pw}}
+scenarios:
+  api: {kind: fake, target: t, rate: 1}
+`), 0o644)
+	runs := &atomic.Int64{}
+	d, _, _ := startDaemon(t, path, runs)
+	waitRuns := func(want int64) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for runs.Load() < want && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		if got := runs.Load(); got != want {
+			t.Fatalf("scenario started %d times, want %d", got, want)
+		}
+	}
+	waitRuns(1)
+	if err := d.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if got := runs.Load(); got != 1 {
+		t.Fatalf("an unchanged reload restarted the scenario (%d starts)", got)
+	}
+	os.WriteFile(pw, []byte("second\n"), 0o600)
+	if err := d.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	waitRuns(2)
 }

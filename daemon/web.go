@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"net/http"
+	"net/http/pprof"
 	"sort"
 	"sync"
 	"time"
@@ -17,7 +18,8 @@ import (
 var statusPage []byte
 
 // Handler serves /metrics, /-/healthy, /-/ready, /api/v1/status, the
-// status page and, with Lifecycle, POST /-/reload and /-/quit. Extra
+// status page, Go's profiles under /debug/pprof/ and, with Lifecycle,
+// POST /-/reload and /-/quit. Extra
 // handlers (e.g. reports) can be added to the returned mux.
 func (d *Daemon) Handler() *http.ServeMux {
 	mux := http.NewServeMux()
@@ -61,6 +63,14 @@ func (d *Daemon) Handler() *http.ServeMux {
 		enc.SetIndent("", "  ")
 		enc.Encode(d.Status())
 	})
+	// Profiles, as Prometheus serves them: the first thing to fetch when
+	// loadd itself uses more CPU or memory than it should. Not cmdline:
+	// a --config.set flag may carry a secret.
+	mux.HandleFunc("GET /debug/pprof/cmdline", http.NotFound)
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Write(statusPage)

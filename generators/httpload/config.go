@@ -43,6 +43,12 @@ type Config struct {
 	// UserClasses split users by weight; without them every user runs Tasks.
 	UserClasses []ClassConfig `yaml:"user_classes" json:"user_classes,omitempty"`
 
+	// MaxConnections bounds the HTTP/1.1 connections to the target
+	// (default: max_in_flight, or users). A request that finds none free
+	// waits for one, and the wait counts in its latency. Capping them keeps
+	// a target stall from turning into a storm of new connections at high
+	// rates; it also caps the concurrency the target sees.
+	MaxConnections int `yaml:"max_connections" json:"max_connections,omitempty"`
 	// Timeout bounds each request (default 10s).
 	Timeout config.Duration `yaml:"timeout" json:"timeout,omitempty"`
 	// HTTP2 sends requests over HTTP/2 through net/http.

@@ -7,9 +7,11 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/loadd/loadd/exporter"
+	"github.com/loadd/loadd/generators"
 )
 
 // rawServer accepts connections on loopback and hands each to serve.
@@ -232,5 +235,56 @@ func TestSendConnPartialWrite(t *testing.T) {
 	sc.Close()
 	if err := <-served; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestMaxConnections checks that max_connections caps the connections to
+// the target while every arrival still runs (waiting for a connection, the
+// wait counted in its latency), and that without it loadd opens more.
+func TestMaxConnections(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		setting string
+		atMost  int
+		atLeast int
+	}{
+		{"capped", "max_connections: 2\n", 2, 1},
+		{"default", "", 1000, 3},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var mu sync.Mutex
+			open, peak := 0, 0
+			srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				time.Sleep(20 * time.Millisecond) // the target's latency: 200/s needs ~4 connections
+			}))
+			srv.Config.ConnState = func(_ net.Conn, st http.ConnState) {
+				mu.Lock()
+				defer mu.Unlock()
+				switch st {
+				case http.StateNew:
+					open++
+					peak = max(peak, open)
+				case http.StateClosed, http.StateHijacked:
+					open--
+				}
+			}
+			srv.Start()
+			defer srv.Close()
+			sc, reg := build(t, "kind: http\ntarget: phoenix\nrate: 200/s\n"+c.setting+"tasks:\n  - {name: get, get: /}\n",
+				mustTarget(t, srv.URL, nil), generators.Deps{Duration: time.Second, Grace: 5 * time.Second})
+			runFor(t, sc, 10*time.Second)
+			mu.Lock()
+			got := peak
+			mu.Unlock()
+			if got < c.atLeast || got > c.atMost {
+				t.Errorf("peak connections %d, want %d–%d", got, c.atLeast, c.atMost)
+			}
+			if n := metricValue(t, reg, "loadd_requests_total", nil); n != 200 {
+				t.Errorf("%v requests, want all 200 arrivals run", n)
+			}
+			if f := metricValue(t, reg, "loadd_request_failures_total", nil); f != 0 {
+				t.Errorf("%v failures, want 0 (requests wait for a connection)", f)
+			}
+		})
 	}
 }

@@ -114,6 +114,7 @@ type spec struct {
 
 	open        bool
 	maxInFlight int
+	maxConns    int // 0: as many as requests in flight
 	sessions    int
 	users       int
 	spawnRate   float64
@@ -144,9 +145,16 @@ var _ generators.Spec = (*spec)(nil)
 // Summary describes the scenario in one line.
 func (s *spec) Summary() string {
 	if s.open {
-		return fmt.Sprintf("http → %s: open model %s, %d tasks, max_in_flight %d", s.cfg.Target, s.cfg.ShapeConfig.String(), len(s.tasks), s.maxInFlight)
+		return fmt.Sprintf("http → %s: open model %s, %d tasks, max_in_flight %d%s", s.cfg.Target, s.cfg.ShapeConfig.String(), len(s.tasks), s.maxInFlight, s.connsSummary())
 	}
-	return fmt.Sprintf("http → %s: closed model %d users (spawn %g/s), %d classes, %d tasks", s.cfg.Target, s.users, s.spawnRate, len(s.classes), len(s.tasks))
+	return fmt.Sprintf("http → %s: closed model %d users (spawn %g/s), %d classes, %d tasks%s", s.cfg.Target, s.users, s.spawnRate, len(s.classes), len(s.tasks), s.connsSummary())
+}
+
+func (s *spec) connsSummary() string {
+	if s.maxConns == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", max_connections %d", s.maxConns)
 }
 
 // Tasks lists every task name, scenario tasks first.

@@ -86,6 +86,9 @@ func (s *spec) Build(d generators.Deps) (generators.Scenario, error) {
 		sc.classN = make([]atomic.Int64, len(s.classes))
 		maxConns = max(1, sc.usersTarget)
 	}
+	if s.maxConns > 0 {
+		maxConns = min(maxConns, max(1, d.Shard.Of(int(math.Ceil(float64(s.maxConns)*max(1, scale(d)))))))
+	}
 	tc := s.target.TLSClient
 	if s.cfg.HTTP2 {
 		sc.transport = newStdTransport(s.isTLS, tc, maxConns)

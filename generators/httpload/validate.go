@@ -107,6 +107,14 @@ func (c *Config) validateModel(s *spec, path string, p *config.Problems) {
 		return
 	}
 	s.open = hasShape
+	switch {
+	case c.MaxConnections < 0:
+		p.Addf(key("max_connections"), "must be positive")
+	case c.MaxConnections > 0 && c.HTTP2:
+		p.Addf(key("max_connections"), "applies to HTTP/1.1; HTTP/2 multiplexes requests over one connection")
+	default:
+		s.maxConns = c.MaxConnections
+	}
 	if s.open {
 		c.ShapeConfig.Validate(path, true, p)
 		s.maxInFlight = positiveOr(c.MaxInFlight, DefaultMaxInFlight, key("max_in_flight"), p)

@@ -44,11 +44,13 @@ scenarios:
 		return nil
 	})
 	for _, c := range []struct {
-		q        float64
-		min, max float64 // seconds: the true quantile ± a native bucket (schema 3, ~9 %)
+		q float64
+		// seconds: the true quantile less a native bucket (schema 3, ~9 %),
+		// or plus a bucket and a few ms of loadd's own time on a busy machine
+		min, max float64
 	}{
-		{0.5, 0.027, 0.034},
-		{0.9, 0.0345, 0.042},
+		{0.5, 0.027, 0.036},
+		{0.9, 0.0345, 0.045},
 	} {
 		v := prom.Query(t, fmt.Sprintf(`histogram_quantile(%g, rate(%s[10s]))`, c.q, sel))
 		if len(v) != 1 {

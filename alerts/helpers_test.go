@@ -14,29 +14,15 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
-)
 
-// tool returns the path of a Debian-packaged command (promtool from
-// prometheus, amtool from prometheus-alertmanager). Without it the test is
-// skipped locally but fails under CI (CI set), which installs both.
-func tool(t *testing.T, name, pkg string) string {
-	t.Helper()
-	p, err := exec.LookPath(name)
-	if err == nil {
-		return p
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s not found but CI is set: install Debian's %s package (it ships %s): %v", name, pkg, name, err)
-	}
-	t.Skipf("%s not installed: apt-get install -y --no-install-recommends %s", name, pkg)
-	return ""
-}
+	"github.com/loadd/loadd/internal/tooltest"
+)
 
 // runPromtool runs promtool with args in dir and fails the test, showing
 // its output, unless it exits 0.
 func runPromtool(t *testing.T, dir string, args ...string) string {
 	t.Helper()
-	return runTool(t, tool(t, "promtool", "prometheus"), dir, args...)
+	return runTool(t, tooltest.Path(t, "promtool"), dir, args...)
 }
 
 // runTool runs the command path with args in dir and fails the test,

@@ -12,6 +12,8 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"gopkg.in/yaml.v3"
+
+	"github.com/loadd/loadd/internal/tooltest"
 )
 
 func TestPromtoolCheckRules(t *testing.T) {
@@ -27,7 +29,7 @@ func TestExampleConfigs(t *testing.T) {
 	if !strings.Contains(out, "4 rule files found") {
 		t.Errorf("examples/prometheus.yml should load the 4 shipped rule files:\n%s", out)
 	}
-	runTool(t, tool(t, "amtool", "prometheus-alertmanager"), "examples", "check-config", "alertmanager.yml")
+	runTool(t, tooltest.Path(t, "amtool"), "examples", "check-config", "alertmanager.yml")
 }
 
 func TestPromtoolUnitTests(t *testing.T) {

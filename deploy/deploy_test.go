@@ -37,19 +37,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// need skips the test when tool is missing, and fails it under CI.
-func need(t *testing.T, tool string) string {
-	t.Helper()
-	p, err := exec.LookPath(tool)
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is missing (CI is set): run scripts/install-test-deps.sh", tool)
-		}
-		t.Skipf("%s is missing", tool)
-	}
-	return p
-}
-
 var (
 	buildOnce sync.Once
 	buildErr  error

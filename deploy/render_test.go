@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"fmt"
 	"os/exec"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"strings"
@@ -14,6 +15,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/loadd/loadd/internal/tooltest"
 )
 
 // manifests are the objects `kubectl kustomize kubernetes` renders.
@@ -65,13 +68,10 @@ var (
 // kustomize) and decodes every document.
 func render(t *testing.T) *manifests {
 	t.Helper()
-	var cmd []string
-	if kubectl, err := exec.LookPath("kubectl"); err == nil {
-		cmd = []string{kubectl, "kustomize", "kubernetes"}
-	} else if kust, err := exec.LookPath("kustomize"); err == nil {
-		cmd = []string{kust, "build", "kubernetes"}
-	} else {
-		need(t, "kubectl")
+	bin := tooltest.Path(t, "kubectl", "kustomize")
+	cmd := []string{bin, "kustomize", "kubernetes"}
+	if filepath.Base(bin) == "kustomize" {
+		cmd = []string{bin, "build", "kubernetes"}
 	}
 	renderOnce.Do(func() { rendered, renderErr = kustomize(cmd) })
 	if renderErr != nil {

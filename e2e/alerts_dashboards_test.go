@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/loadd/loadd/dashboards"
+	"github.com/loadd/loadd/internal/tooltest"
 )
 
 // everythingConfig drives the demo target at addr with every kind of
@@ -87,7 +88,7 @@ var queriesWithoutData = map[string]string{
 // Each must parse with the PromQL parser, run without error, and return
 // data, except what queriesWithoutData lists.
 func TestDashboardAndRuleQueriesReturnData(t *testing.T) {
-	Need(t, "prometheus")
+	tooltest.Path(t, "prometheus")
 	checks := dashboardChecks(t)
 	checks = append(checks, ruleChecks(t)...)
 

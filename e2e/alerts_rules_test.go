@@ -33,6 +33,8 @@ import (
 	"github.com/prometheus/prometheus/model/rulefmt"
 	"github.com/prometheus/prometheus/promql/parser"
 	"gopkg.in/yaml.v3"
+
+	"github.com/loadd/loadd/internal/tooltest"
 )
 
 // timeScale is how many times faster the compressed rules run.
@@ -251,7 +253,7 @@ func TestAlertRulesCompress(t *testing.T) {
 		t.Errorf("compressed %d files with %d rules, want the 4 shipped files and all their rules", len(files), n)
 	}
 	// The Prometheus these tests start must accept what the newer parser printed.
-	promtool := Need(t, "promtool")
+	promtool := tooltest.Path(t, "promtool")
 	if out, err := exec.Command(promtool, append([]string{"check", "rules"}, files...)...).CombinedOutput(); err != nil {
 		t.Errorf("promtool check rules on the compressed rules: %v\n%s", err, out)
 	}

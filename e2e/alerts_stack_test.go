@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/loadd/loadd/internal/tooltest"
 )
 
 // notification is one alert as Alertmanager delivered it to the webhook.
@@ -114,7 +116,7 @@ func labelsMatch(have, want map[string]string) bool {
 // until it is ready. It returns its address.
 func startAlertmanager(t testing.TB, hook string) string {
 	t.Helper()
-	bin := Need(t, "prometheus-alertmanager", "alertmanager")
+	bin := tooltest.Path(t, "prometheus-alertmanager", "alertmanager")
 	cfg := WriteFile(t, "alertmanager.yml", fmt.Sprintf(`route:
   receiver: webhook
   group_by: ['...']

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/loadd/loadd/internal/tooltest"
 )
 
 // alertsConfig drives the demo target at addr with two open-model HTTP
@@ -56,7 +58,7 @@ type alertStack struct {
 // and the SLA series have data.
 func startAlertStack(t *testing.T) *alertStack {
 	t.Helper()
-	Need(t, "prometheus")
+	tooltest.Path(t, "prometheus")
 	s := &alertStack{hook: startWebhook(t)}
 	am := startAlertmanager(t, s.hook.URL())
 	s.target = DemoTarget(t)

@@ -24,6 +24,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/loadd/loadd/internal/tooltest"
 )
 
 // loaddBin is the binary built once by TestMain.
@@ -361,22 +363,6 @@ func FreeAddr(t testing.TB) string {
 	return l.Addr().String()
 }
 
-// Need returns the path of an external program. Outside CI a missing one
-// skips the test; in CI (CI env set) it fails it, since .ci/run installs it.
-func Need(t testing.TB, names ...string) string {
-	t.Helper()
-	for _, n := range names {
-		if p, err := exec.LookPath(n); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") != "" {
-		t.Fatalf("%s not installed; .ci/run should install it", names[0])
-	}
-	t.Skipf("%s not installed (apt-get install it, or run .ci/run)", names[0])
-	return ""
-}
-
 // Prometheus is a real Prometheus server started by a test.
 type Prometheus struct {
 	*Proc
@@ -388,7 +374,7 @@ type Prometheus struct {
 // loopback port with a temp TSDB, waiting until it is ready.
 func StartPrometheus(t testing.TB, cfg string, extraArgs ...string) *Prometheus {
 	t.Helper()
-	bin := Need(t, "prometheus")
+	bin := tooltest.Path(t, "prometheus")
 	path := WriteFile(t, "prometheus.yml", cfg)
 	addr := FreeAddr(t)
 	args := append([]string{

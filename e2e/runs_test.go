@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/loadd/loadd/internal/tooltest"
 )
 
 // runsConfig drives the demo target at addr with a p95 SLA of 100 ms and a
@@ -100,7 +102,7 @@ func TestOncePassAndBreach(t *testing.T) {
 // the picture has the many colours of charts and text, not a blank page.
 func screenshotNotBlank(t *testing.T, html string) {
 	t.Helper()
-	chromium := Need(t, "chromium", "chromium-browser")
+	chromium := tooltest.Path(t, "chromium", "chromium-browser")
 	shot := filepath.Join(t.TempDir(), "report.png")
 	cmd := exec.Command(chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",

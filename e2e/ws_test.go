@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/loadd/loadd/internal/tooltest"
 )
 
 // wsConfig is a loadd config holding sessions against the WebSocket
@@ -132,7 +134,7 @@ func TestWebSocketTargetRestart(t *testing.T) {
 // server loadd did not write) running cat: every message comes back as
 // is, so correlation IDs match.
 func TestWebSocketWebsocketd(t *testing.T) {
-	bin := Need(t, "websocketd")
+	bin := tooltest.Path(t, "websocketd")
 	addr := FreeAddr(t)
 	host, port, _ := strings.Cut(addr, ":")
 	wsd := Start(t, bin, "--address="+host, "--port="+port, "--loglevel=error", "cat")

@@ -2,7 +2,6 @@ package exporter
 
 import (
 	"bytes"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -11,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/prometheus/common/expfmt"
+
+	"github.com/loadd/loadd/internal/tooltest"
 )
 
 func newTest(t *testing.T) (*Metrics, *prometheus.Registry) {
@@ -129,13 +130,7 @@ func checkLint(t *testing.T, reg *prometheus.Registry) {
 	for _, p := range problems {
 		t.Errorf("lint: %s: %s", p.Metric, p.Text)
 	}
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("promtool missing; .ci/run installs Debian's prometheus")
-		}
-		t.Skip("promtool not installed")
-	}
+	promtool := tooltest.Path(t, "promtool")
 	fams, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

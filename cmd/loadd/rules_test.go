@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/loadd/loadd/internal/tooltest"
 )
 
 // TestRulesCommand: `loadd rules` prints one rule per SLA objective of the
@@ -21,13 +23,7 @@ func TestRulesCommand(t *testing.T) {
 			t.Errorf("rules output lacks %q", want)
 		}
 	}
-	promtool, err := exec.LookPath("promtool")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("promtool not installed; .ci/run installs Debian's prometheus")
-		}
-		t.Skip("promtool not installed")
-	}
+	promtool := tooltest.Path(t, "promtool")
 	path := filepath.Join(t.TempDir(), "rules.yml")
 	os.WriteFile(path, out.Bytes(), 0o644)
 	if b, err := exec.Command(promtool, "check", "rules", path).CombinedOutput(); err != nil {

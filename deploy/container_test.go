@@ -1,7 +1,6 @@
 package deploy_test
 
 import (
-	"fmt"
 	"os"
 	"regexp"
 	"strings"
@@ -94,10 +93,7 @@ func TestDockerfile(t *testing.T) {
 	}
 	good := string(b)
 	goVersion := goModVersion(t)
-	for _, tc := range []struct {
-		name, from, to string
-		want           string // a problem checkDockerfile must report; "" for none
-	}{
+	checkMutations(t, good, func(s string) []string { return checkDockerfile(s, goVersion) }, []mutation{
 		{"shipped", "", "", ""},
 		{"cgo", "CGO_ENABLED=0", "CGO_ENABLED=1", "CGO_ENABLED=0"},
 		{"root", "static-debian12:nonroot", "static-debian12:latest", "nonroot"},
@@ -106,21 +102,33 @@ func TestDockerfile(t *testing.T) {
 		{"old go", "golang:" + goVersion, "golang:1.20", "golang:"},
 		{"other package", "./cmd/loadd", "./demo", "./cmd/loadd"},
 		{"single stage", "COPY --from=build", "COPY", "copies"},
-	} {
+	})
+}
+
+// mutation is one edit of a shipped file and the problem the checker must
+// then report ("" for none).
+type mutation struct {
+	name, from, to, want string
+}
+
+// checkMutations applies each mutation to good (from must occur in it)
+// and checks that check reports the problem it should, and only then.
+func checkMutations(t *testing.T, good string, check func(string) []string, cases []mutation) {
+	t.Helper()
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			s := good
 			if tc.from != "" {
 				if !strings.Contains(s, tc.from) {
-					t.Fatalf("Dockerfile lacks %q", tc.from)
+					t.Fatalf("the shipped file lacks %q", tc.from)
 				}
 				s = strings.Replace(s, tc.from, tc.to, 1)
 			}
-			bad := checkDockerfile(s, goVersion)
-			got := fmt.Sprint(bad)
+			bad := check(s)
 			switch {
 			case tc.want == "" && len(bad) > 0:
 				t.Errorf("problems: %v", bad)
-			case tc.want != "" && !strings.Contains(got, tc.want):
+			case tc.want != "" && !strings.Contains(strings.Join(bad, "\n"), tc.want):
 				t.Errorf("problems %v, want one about %s", bad, tc.want)
 			}
 		})

@@ -16,6 +16,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/loadd/loadd/deploy"
+	"github.com/loadd/loadd/internal/tooltest"
 )
 
 func TestPrometheusAndAlertmanagerConfigs(t *testing.T) {
@@ -32,7 +33,7 @@ func TestPrometheusAndAlertmanagerConfigs(t *testing.T) {
 		{"amtool", []string{"check-config", "prometheus/alertmanager.yml"}, "SUCCESS"},
 	} {
 		t.Run(tc.tool, func(t *testing.T) {
-			bin := need(t, tc.tool)
+			bin := tooltest.Path(t, tc.tool)
 			out, err := exec.Command(bin, tc.args...).CombinedOutput()
 			if err != nil {
 				t.Fatalf("%s %v: %v\n%s", tc.tool, tc.args, err, out)
@@ -199,39 +200,19 @@ func TestSystemdUnit(t *testing.T) {
 	}
 	good := string(b)
 	grace := unitGrace(t)
-	for _, tc := range []struct {
-		name, from, to string
-		want           string // a problem checkUnit must report; "" for none
-	}{
+	checkMutations(t, good, func(s string) []string { return checkUnit(s, grace) }, []mutation{
 		{"shipped", "", "", ""},
 		{"short stop timeout", "TimeoutStopSec=30s", "TimeoutStopSec=5s", "TimeoutStopSec"},
 		{"SIGKILL", "KillSignal=SIGTERM", "KillSignal=SIGKILL", "KillSignal"},
 		{"no hardening", "ProtectSystem=strict", "ProtectSystem=full", "ProtectSystem"},
 		{"no reload", "ExecReload=", "#ExecReload=", "ExecReload"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			s := good
-			if tc.from != "" {
-				if !strings.Contains(s, tc.from) {
-					t.Fatalf("unit lacks %q", tc.from)
-				}
-				s = strings.Replace(s, tc.from, tc.to, 1)
-			}
-			bad := checkUnit(s, grace)
-			switch {
-			case tc.want == "" && len(bad) > 0:
-				t.Errorf("problems: %v", bad)
-			case tc.want != "" && !strings.Contains(strings.Join(bad, "\n"), tc.want):
-				t.Errorf("problems %v, want one about %s", bad, tc.want)
-			}
-		})
-	}
+	})
 }
 
 // TestSystemdAnalyzeVerify runs systemd's own checks on the unit, with
 // ExecStart pointed at a freshly built loadd (verify wants it to exist).
 func TestSystemdAnalyzeVerify(t *testing.T) {
-	sa := need(t, "systemd-analyze")
+	sa := tooltest.Path(t, "systemd-analyze")
 	b, err := os.ReadFile("systemd/loadd.service")
 	if err != nil {
 		t.Fatal(err)

@@ -16,25 +16,14 @@ import (
 // the alerts and dashboards use a Prometheus without the flag.)
 func TestNativeHistogramsIngested(t *testing.T) {
 	target := DemoTarget(t, "--target.latency=20ms", "--target.jitter=20ms")
-	cfg := WriteFile(t, "loadd.yaml", fmt.Sprintf(`
-targets:
-  demo:
-    base_url: http://%s
-    auth: {kind: password, token_url: /auth/token, username: physician, password: physician-password}
-scenarios:
-  api:
-    kind: http
-    target: demo
-    rate: 200/s
-    tasks:
-      - {name: list_encounters, weight: 1, get: /encounters}
-`, target.Addr))
+	cfg := WriteFile(t, "loadd.yaml", httpConfig(target.Addr, "200/s"))
 	loadd := LoaddRun(t, cfg)
 	prom := StartPrometheus(t, ScrapeConfig("1s", loadd.Addr), "--enable-feature=native-histograms")
 
-	const sel = `loadd_request_duration_seconds{scenario="api",task="list_encounters"}`
+	// Both of httpConfig's tasks hit routes with the same injected latency.
+	const sel = `sum(rate(loadd_request_duration_seconds{scenario="api"}[10s]))`
 	Eventually(t, 40*time.Second, func() error {
-		v, err := prom.TryQuery(`histogram_count(rate(` + sel + `[10s]))`)
+		v, err := prom.TryQuery(`histogram_count(` + sel + `)`)
 		if err != nil || len(v) != 1 {
 			return fmt.Errorf("no native histogram series yet: %v %v", v, err)
 		}
@@ -52,7 +41,7 @@ scenarios:
 		{0.5, 0.027, 0.036},
 		{0.9, 0.0345, 0.045},
 	} {
-		v := prom.Query(t, fmt.Sprintf(`histogram_quantile(%g, rate(%s[10s]))`, c.q, sel))
+		v := prom.Query(t, fmt.Sprintf(`histogram_quantile(%g, %s)`, c.q, sel))
 		if len(v) != 1 {
 			t.Fatalf("p%g: no result: %v", c.q*100, v)
 		}

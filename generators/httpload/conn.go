@@ -1,7 +1,6 @@
 package httpload
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -29,6 +28,11 @@ type sendConn struct {
 	*net.TCPConn
 	raw     syscall.RawConn
 	pending []byte
+	// The read-wait callback and its state, bound once at dial so that an
+	// exchange allocates nothing.
+	writeOnce func(fd uintptr) bool
+	sent      bool
+	writeErr  error
 }
 
 // dialSend dials addr over TCP within timeout and wraps the connection.
@@ -46,7 +50,9 @@ func dialSend(addr string, timeout time.Duration) (net.Conn, error) {
 		_ = c.Close()
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
-	return &sendConn{TCPConn: tc, raw: raw}, nil
+	sc := &sendConn{TCPConn: tc, raw: raw}
+	sc.writeOnce = sc.writeInWait
+	return sc, nil
 }
 
 // Write holds p back for the next Read, unless the request is large.
@@ -76,33 +82,37 @@ func (c *sendConn) Read(p []byte) (int, error) {
 // callback runs after the wait is armed, so a response that arrives right
 // after the write wakes it.
 func (c *sendConn) sendAndWait() error {
-	var werr error
-	sent := false
-	err := c.raw.Read(func(fd uintptr) bool {
-		if sent {
-			return true // readable, or woken: the caller's Read finds out
-		}
-		sent = true
-		n, err := syscall.Write(int(fd), c.pending)
-		switch {
-		case err == nil && n == len(c.pending):
-			c.pending = c.pending[:0]
-			return false // park until the response arrives
-		case err == nil:
-			c.pending = c.pending[n:]
-		case errors.Is(err, syscall.EAGAIN):
-		default:
-			werr = &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError("write", err)}
-		}
-		return true
-	})
-	if werr != nil {
-		return werr
+	c.sent, c.writeErr = false, nil
+	err := c.raw.Read(c.writeOnce)
+	if c.writeErr != nil {
+		return c.writeErr
 	}
 	if err != nil {
 		return err
 	}
 	return c.flush()
+}
+
+// writeInWait is the read-wait callback: the first call writes, and
+// returns false (park) when the whole request went out; any later call
+// means readable, or woken, and the caller's Read finds out which.
+func (c *sendConn) writeInWait(fd uintptr) bool {
+	if c.sent {
+		return true
+	}
+	c.sent = true
+	n, err := syscall.Write(int(fd), c.pending)
+	switch {
+	case err == nil && n == len(c.pending):
+		c.pending = c.pending[:0]
+		return false
+	case err == nil:
+		c.pending = c.pending[n:] // flush writes the rest
+	case err == syscall.EAGAIN: // flush writes it all
+	default:
+		c.writeErr = &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError("write", err)}
+	}
+	return true
 }
 
 // flush writes the pending bytes the ordinary way.

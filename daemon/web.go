@@ -64,9 +64,8 @@ func (d *Daemon) Handler() *http.ServeMux {
 		enc.Encode(d.Status())
 	})
 	// Profiles, as Prometheus serves them: the first thing to fetch when
-	// loadd itself uses more CPU or memory than it should. Not cmdline:
-	// a --config.set flag may carry a secret.
-	mux.HandleFunc("GET /debug/pprof/cmdline", http.NotFound)
+	// loadd itself uses more CPU or memory than it should. Not cmdline
+	// (Index answers 404 for it): a --config.set flag may carry a secret.
 	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)

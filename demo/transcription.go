@@ -222,16 +222,19 @@ func (h *trHub) serveStream(w http.ResponseWriter, r *http.Request) {
 	c.SetReadLimit(trMaxFrame)
 	h.stream.started.Add(1)
 	ok, err := h.stream1(r.Context(), c, rate)
-	switch {
-	case ok:
-		h.stream.completed.Add(1)
-	default:
+	if !ok {
 		h.stream.failed.Add(1)
 		level.Debug(h.t.logger).Log("msg", "transcription stream failed", "err", err)
+		return
 	}
+	// Counted before the close handshake, which may wait for a client
+	// that already has its result.
+	h.stream.completed.Add(1)
+	h.closeWith(c, websocket.CloseNormalClosure, "")
 }
 
-// stream1 runs one stream; it reports whether the final result was sent.
+// stream1 runs one stream up to its final result; it reports whether
+// that result was sent. The caller closes a stream that succeeded.
 func (h *trHub) stream1(ctx context.Context, c *websocket.Conn, rate int) (bool, error) {
 	s := h.settings.Load()
 	if rand.Float64() < s.ErrorRatio {
@@ -281,7 +284,6 @@ func (h *trHub) stream1(ctx context.Context, c *websocket.Conn, rate int) (bool,
 		if err := h.result(c, true, s.Transcript); err != nil {
 			return false, err
 		}
-		h.closeWith(c, websocket.CloseNormalClosure, "")
 		return true, nil
 	}
 }

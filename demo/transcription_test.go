@@ -79,7 +79,14 @@ func TestTranscriptionEndpoints(t *testing.T) {
 	stream := runTranscription(t, ts.URL, map[string]any{"kind": "transcription", "target": "demo", "mode": "streaming",
 		"concurrency": 2, "audio": "builtin:speech", "streaming": map[string]any{"speed": "20x"},
 		"check": map[string]any{"max_wer": "0%"}}, 300*time.Millisecond)
-	s := trStats(t, ts.URL)
+	// The target counts a stream when it sends the final result, which
+	// can be an instant after loadd has it: wait until nothing is open.
+	var s trStatsReply
+	waitFor(t, "the target to settle its streams", func() bool {
+		s = trStats(t, ts.URL)
+		st := s["stream"]
+		return st.Started == st.Completed+st.Failed
+	})
 	if b := s["batch"]; b.Completed < 5 || b.Completed != float64(batch.Completed) || len(batch.Failures) != 0 {
 		t.Errorf("batch: target %+v, loadd %+v", b, batch)
 	}

@@ -135,13 +135,14 @@ func (c *Closed) Run(ctx context.Context) error {
 		mu      sync.Mutex
 		running = make([]int, len(c.Classes))
 	)
+	// The count is recorded under the lock: two users leaving at once
+	// must not record 1 after 0.
 	count := func(class, d int) {
 		mu.Lock()
+		defer mu.Unlock()
 		running[class] += d
-		n := running[class]
-		mu.Unlock()
 		if c.Recorder != nil {
-			c.Recorder.Users(c.Classes[class].Name, n)
+			c.Recorder.Users(c.Classes[class].Name, running[class])
 		}
 	}
 	for _, cl := range c.Classes {

@@ -154,16 +154,18 @@ func (u fakeUser) Step(context.Context) time.Duration { u.steps.Add(1); return u
 func (u fakeUser) Close()                             { u.closed.Add(1) }
 
 type usersRec struct {
-	mu  sync.Mutex
-	max map[string]int
+	mu        sync.Mutex
+	max, last map[string]int
 }
 
 func (r *usersRec) Users(class string, n int) {
+	runtime.Gosched() // widens any gap between counting and recording
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if n > r.max[class] {
 		r.max[class] = n
 	}
+	r.last[class] = n
 }
 
 func TestClosedSpawnsAndThinks(t *testing.T) {
@@ -171,7 +173,7 @@ func TestClosedSpawnsAndThinks(t *testing.T) {
 		var steps, closed atomic.Int64
 		classes := []Class{{"normal", 5}, {"admin", 1}}
 		perClass := make([]int, 2)
-		rec := &usersRec{max: map[string]int{}}
+		rec := &usersRec{max: map[string]int{}, last: map[string]int{}}
 		c := &Closed{
 			Users: 12, SpawnRate: 4, Classes: classes, Duration: 10*time.Second + 100*time.Millisecond, Recorder: rec,
 			NewUser: func(class, idx int) User {
@@ -201,6 +203,25 @@ func TestClosedSpawnsAndThinks(t *testing.T) {
 			t.Errorf("recorded users = %v", rec.max)
 		}
 	})
+}
+
+// Users that stop together are all counted out: the last value recorded
+// for each class is 0, whatever order their goroutines record in.
+func TestClosedRecordsZeroAfterStop(t *testing.T) {
+	for range 20 {
+		var steps, closed atomic.Int64
+		rec := &usersRec{max: map[string]int{}, last: map[string]int{}}
+		c := &Closed{
+			Users: 64, SpawnRate: 1e6, Classes: []Class{{"a", 1}, {"b", 1}}, Duration: 20 * time.Millisecond, Recorder: rec,
+			NewUser: func(int, int) User { return fakeUser{steps: &steps, closed: &closed, think: time.Hour} },
+		}
+		if err := c.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		if rec.max["a"] != 32 || rec.last["a"] != 0 || rec.last["b"] != 0 {
+			t.Fatalf("users recorded: max %v, last %v; want a peak of 32 and 0 at the end", rec.max, rec.last)
+		}
+	}
 }
 
 // capIterator checks the capacity rule: it counts running iterations and

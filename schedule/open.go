@@ -3,6 +3,7 @@ package schedule
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -69,6 +70,22 @@ var ErrInvalidOpen = errors.New("open model needs a pacer and max_in_flight > 0"
 // idleWorker is how long a worker with no arrivals waits before exiting.
 const idleWorker = 5 * time.Second
 
+// Workers are added as arrivals find none free, spawnBurst at once and
+// then at most spawnPerCPU a second per CPU; an arrival waits for a
+// worker meanwhile, measured from its intended start (so the wait shows
+// as schedule lag and latency, never hidden). Without the bound, a stall
+// at 20k/s turned every late arrival into a new goroutine and connection
+// (about 40 µs each on loopback), the CPU went on those instead of
+// reading responses, and the pile-up ran into max_in_flight: 2,000–4,000
+// drops in the first second, none with the bound.
+const (
+	spawnBurst  = 64
+	spawnPerCPU = 1000.0
+	// spawnRetry is how soon a sleeping dispatcher checks again for
+	// queued arrivals that found no worker.
+	spawnRetry = time.Millisecond
+)
+
 // Stats are the totals of a finished open-model run.
 type Stats struct {
 	Started, Dropped uint64
@@ -89,35 +106,67 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 		wg       sync.WaitGroup
 		inFlight atomic.Int64
 		stats    Stats
-		work     = make(chan Arrival)
+		// work holds arrivals started and not yet taken by a worker. The
+		// in-flight bound counts them, so a send never blocks.
+		work     = make(chan Arrival, o.MaxInFlight)
 		stopIdle = make(chan struct{})
+		waiting  atomic.Int64 // workers blocked in next
+		live     atomic.Int64 // workers running
+		budget   = newSpawnBudget(time.Now(), spawnBurst, spawnPerCPU*float64(runtime.GOMAXPROCS(0)))
 	)
 	rec := o.Recorder
+	// take returns a queued arrival, if there is one.
+	take := func() (Arrival, bool) {
+		select {
+		case a := <-work:
+			return a, true
+		default:
+			return Arrival{}, false
+		}
+	}
 	// next waits for a worker's next arrival; false means exit: stopping,
-	// or idle for idleWorker since the last iteration began at last.
+	// or idle for idleWorker since the last iteration began at last. No
+	// arrival is left queued with no worker to take it: the dispatcher
+	// queues before it reads waiting and live, and a leaving worker stops
+	// counting itself in both before its last look at the queue.
 	next := func(idle *time.Timer, last time.Time) (Arrival, bool) {
+		if a, ok := take(); ok {
+			return a, true
+		}
+		waiting.Add(1)
 		for {
 			select {
 			case a := <-work:
+				waiting.Add(-1)
 				return a, true
 			case <-idle.C:
 				since := time.Since(last)
-				if since >= idleWorker {
-					return Arrival{}, false
+				if since < idleWorker {
+					idle.Reset(idleWorker - since)
+					continue
 				}
-				idle.Reset(idleWorker - since)
 			case <-stopIdle:
-				return Arrival{}, false
 			}
+			waiting.Add(-1)
+			live.Add(-1)
+			if a, ok := take(); ok {
+				live.Add(1)
+				return a, true
+			}
+			return Arrival{}, false
 		}
 	}
-	worker := func(a Arrival) {
+	worker := func() {
 		defer wg.Done()
 		// The idle timer is not reset per iteration (a timer update per
 		// request is measurable at 20k/s): when it fires, the worker exits
 		// only if its last iteration began idleWorker ago, else re-arms.
 		idle := time.NewTimer(idleWorker)
 		defer idle.Stop()
+		a, ok := next(idle, time.Now())
+		if !ok {
+			return
+		}
 		for {
 			// An arrival dispatched early (Batch) is measured from its
 			// actual start: latency must never be understated.
@@ -133,10 +182,27 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 			if rec != nil {
 				rec.InFlight(n)
 			}
-			var ok bool
 			if a, ok = next(idle, now); !ok {
 				return
 			}
+		}
+	}
+
+	// grow adds workers for queued arrivals when none is waiting, at the
+	// budget's pace: a burst of arrivals must not spend the CPU on new
+	// goroutines and connections instead of finishing requests.
+	grow := func(queued int) {
+		if waiting.Load() != 0 {
+			return
+		}
+		now := time.Now()
+		for i := range queued {
+			if (i > 0 || live.Load() != 0) && !budget.take(now) {
+				return
+			}
+			live.Add(1)
+			wg.Add(1)
+			go worker()
 		}
 	}
 
@@ -171,8 +237,17 @@ dispatch:
 		} else {
 			batched = 1 // the first of a batch starts on time
 		}
-		if wait > 0 {
-			sleep.Reset(wait)
+		if wait <= 0 && ctx.Err() != nil {
+			break
+		}
+		for wait > 0 {
+			// Arrivals queued with no worker free keep the budget
+			// checked while the dispatcher sleeps.
+			d := wait
+			if len(work) > 0 && waiting.Load() == 0 {
+				d = min(d, spawnRetry)
+			}
+			sleep.Reset(d)
 			select {
 			case <-sleep.C:
 			case <-ctx.Done():
@@ -180,8 +255,10 @@ dispatch:
 			case <-deadline:
 				break dispatch
 			}
-		} else if ctx.Err() != nil {
-			break
+			if n := len(work); n > 0 {
+				grow(n)
+			}
+			wait = time.Until(intended)
 		}
 		a := Arrival{Seq: n, Intended: intended}
 		if inFlight.Load() >= int64(o.MaxInFlight) {
@@ -194,12 +271,8 @@ dispatch:
 			rec.InFlight(cur)
 		}
 		stats.Started++
-		select {
-		case work <- a:
-		default:
-			wg.Add(1)
-			go worker(a)
-		}
+		work <- a
+		grow(1)
 	}
 
 	close(stopIdle)
@@ -216,4 +289,28 @@ dispatch:
 	cancelWork()
 	<-done
 	return stats, nil
+}
+
+// spawnBudget is a token bucket for new workers; only the dispatcher
+// uses it.
+type spawnBudget struct {
+	tokens, burst, perSecond float64
+	last                     time.Time
+}
+
+func newSpawnBudget(now time.Time, burst int, perSecond float64) *spawnBudget {
+	return &spawnBudget{tokens: float64(burst), burst: float64(burst), perSecond: perSecond, last: now}
+}
+
+// take spends a token if one is left at now.
+func (b *spawnBudget) take(now time.Time) bool {
+	if d := now.Sub(b.last); d > 0 {
+		b.tokens = min(b.burst, b.tokens+d.Seconds()*b.perSecond)
+		b.last = now
+	}
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
 }

@@ -442,3 +442,69 @@ func TestOpenIdleWorkersExit(t *testing.T) {
 		}
 	})
 }
+
+func TestSpawnBudget(t *testing.T) {
+	t0 := time.Unix(0, 0)
+	b := newSpawnBudget(t0, 3, 1000)
+	for i, step := range []struct {
+		at   time.Duration
+		want bool
+	}{
+		{0, true}, {0, true}, {0, true}, {0, false}, // the burst, then empty
+		{500 * time.Microsecond, false}, {time.Millisecond, true}, {time.Millisecond, false}, // 1 a ms
+		{time.Hour, true}, {time.Hour, true}, {time.Hour, true}, {time.Hour, false}, // refilled to the burst, no more
+		{time.Hour - time.Second, false}, // a clock stepping back adds nothing
+	} {
+		if got := b.take(t0.Add(step.at)); got != step.want {
+			t.Fatalf("step %d: take at +%v = %v, want %v", i, step.at, got, step.want)
+		}
+	}
+}
+
+// TestOpenBoundsWorkerGrowth: a burst of arrivals beyond spawnBurst waits
+// for workers, which come at the budget's pace while the dispatcher
+// sleeps; none is dropped or left behind, and every one is measured from
+// its intended start.
+func TestOpenBoundsWorkerGrowth(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := listPacer{}
+		for range 300 {
+			p = append(p, 0)
+		}
+		p = append(p, 10*time.Second)
+		it := &capIterator{work: 5 * time.Second}
+		rec := &recOpen{}
+		o := &Open{Pacer: p, MaxInFlight: 1000, Grace: time.Hour, Recorder: rec}
+		start := time.Now()
+		done := make(chan Stats)
+		go func() {
+			st, err := o.Run(t.Context(), it)
+			if err != nil {
+				t.Error(err)
+			}
+			done <- st
+		}()
+		synctest.Wait()
+		// The first worker comes free (there is none yet), then the burst.
+		first := int64(spawnBurst + 1)
+		if n := it.running.Load(); n != first {
+			t.Errorf("%d iterations running at once after the burst, want the %d the budget allows", n, first)
+		}
+		time.Sleep(100 * time.Millisecond)
+		synctest.Wait()
+		perSecond := spawnPerCPU * float64(runtime.GOMAXPROCS(0))
+		if n, most := it.running.Load(), first+int64(perSecond/10); n <= first || n > most {
+			t.Errorf("%d running after 100 ms, want more than %d and at most %d", n, first, most)
+		}
+		st := <-done
+		if st.Started != uint64(len(p)) || st.Dropped != 0 || it.maxRunning.Load() > 300 {
+			t.Errorf("stats %+v, %d at most running; want all %d started, none dropped", st, it.maxRunning.Load(), len(p))
+		}
+		if want := int64(len(p)); rec.lags.Load() != want || it.late.Load() < 300-first {
+			t.Errorf("lag observed %d times, %d started late; want %d, at least %d", rec.lags.Load(), it.late.Load(), want, 300-first)
+		}
+		if time.Since(start) > 16*time.Second {
+			t.Errorf("the run took %v", time.Since(start))
+		}
+	})
+}

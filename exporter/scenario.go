@@ -158,9 +158,13 @@ type Outcome struct {
 	Code int
 	// Reason is ReasonNone on success.
 	Reason Reason
-	// TraceID is the W3C trace ID sent with the request (hex), for exemplars.
-	TraceID string
+	// TraceID is the W3C trace ID sent with the request, for exemplars.
+	TraceID TraceID
 }
+
+// TraceID is a W3C trace ID in lower-case hex; the zero value means none.
+// An array, not a string, so recording an outcome allocates nothing.
+type TraceID [32]byte
 
 // Tap receives every outcome recorded for a task, e.g. for per-run SLA
 // histograms. It must be fast and safe for concurrent use.
@@ -198,11 +202,11 @@ func (t *Task) Observe(o Outcome) {
 	t.requests.Inc()
 	t.count.Add(1)
 	sec := o.Latency.Seconds()
-	if o.TraceID != "" {
+	if o.TraceID != (TraceID{}) {
 		now := time.Now().UnixNano()
 		last := t.lastExemplar.Load()
 		if now-last >= exemplarEvery && t.lastExemplar.CompareAndSwap(last, now) {
-			t.duration.(prometheus.ExemplarObserver).ObserveWithExemplar(sec, prometheus.Labels{"trace_id": o.TraceID})
+			t.duration.(prometheus.ExemplarObserver).ObserveWithExemplar(sec, prometheus.Labels{"trace_id": string(o.TraceID[:])})
 		} else {
 			t.duration.Observe(sec)
 		}

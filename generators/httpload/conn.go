@@ -33,6 +33,36 @@ type sendConn struct {
 	writeOnce func(fd uintptr) bool
 	sent      bool
 	writeErr  error
+	// The write deadline is applied only before a write that can block:
+	// the write from the read wait never blocks, and setting a deadline
+	// costs a runtime timer update per request.
+	writeDeadline      time.Time
+	writeDeadlineDirty bool
+}
+
+// SetWriteDeadline records t for the next write that can block.
+func (c *sendConn) SetWriteDeadline(t time.Time) error {
+	c.writeDeadline, c.writeDeadlineDirty = t, true
+	return nil
+}
+
+// SetDeadline sets the read deadline now and the write deadline lazily.
+func (c *sendConn) SetDeadline(t time.Time) error {
+	if err := c.TCPConn.SetReadDeadline(t); err != nil {
+		return err
+	}
+	return c.SetWriteDeadline(t)
+}
+
+// blockingWrite writes p the ordinary way, under the write deadline.
+func (c *sendConn) blockingWrite(p []byte) (int, error) {
+	if c.writeDeadlineDirty {
+		if err := c.TCPConn.SetWriteDeadline(c.writeDeadline); err != nil {
+			return 0, err
+		}
+		c.writeDeadlineDirty = false
+	}
+	return c.TCPConn.Write(p)
 }
 
 // dialSend dials addr over TCP within timeout and wraps the connection.
@@ -64,7 +94,7 @@ func (c *sendConn) Write(p []byte) (int, error) {
 	if err := c.flush(); err != nil {
 		return 0, err
 	}
-	return c.TCPConn.Write(p)
+	return c.blockingWrite(p)
 }
 
 // Read first sends what Write held back, waiting for the response in the
@@ -120,7 +150,7 @@ func (c *sendConn) flush() error {
 	if len(c.pending) == 0 {
 		return nil
 	}
-	_, err := c.TCPConn.Write(c.pending)
+	_, err := c.blockingWrite(c.pending)
 	c.pending = c.pending[:0]
 	return err
 }

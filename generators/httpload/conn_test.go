@@ -73,6 +73,8 @@ func TestFastTransportExchanges(t *testing.T) {
 		ln.Close()
 		return addr
 	}
+	stop := make(chan struct{})
+	defer close(stop)
 	cases := []struct {
 		name    string
 		serve   func(net.Conn)
@@ -94,6 +96,9 @@ func TestFastTransportExchanges(t *testing.T) {
 			c.Write([]byte("SSH-2.0-OpenSSH_9.2\r\n\r\n"))
 		}, reason: exporter.ReasonProtocol},
 		{name: "refused", addr: closed(), reason: exporter.ReasonConnect},
+		// A server that never reads: the write-through blocks once the
+		// socket buffers are full, and the write deadline ends it.
+		{name: "body never read", serve: func(net.Conn) { <-stop }, body: 16 << 20, reason: exporter.ReasonTimeout, timeout: 300 * time.Millisecond},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

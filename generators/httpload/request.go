@@ -67,7 +67,7 @@ func (s *scenario) run(ctx context.Context, c *call, t *task, id *identity, star
 		s.debug(t, o.Reason, "render request", err)
 		return o
 	}
-	o.TraceID = string(c.tp.traceID())
+	o.TraceID = exporter.TraceID(c.tp.traceID())
 	tok, err := id.session.Token(ctx)
 	if err == nil {
 		s.authorize(c, tok)

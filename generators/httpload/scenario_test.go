@@ -242,8 +242,8 @@ tasks: [{name: list, get: /encounters}]
 		if m == nil {
 			t.Fatalf("traceparent %q is not W3C format", h)
 		}
-		if m[1] != o.TraceID {
-			t.Fatalf("trace ID sent %s, recorded %s", m[1], o.TraceID)
+		if m[1] != string(o.TraceID[:]) {
+			t.Fatalf("trace ID sent %s, recorded %s", m[1], o.TraceID[:])
 		}
 		if seen[m[1]] || seen[m[2]] {
 			t.Fatalf("trace or span ID repeated: %s", h)

@@ -35,7 +35,10 @@ type OpenRecorder interface {
 
 // Open runs an open-model workload: arrivals start on the pacer's schedule
 // whether or not earlier iterations finished, bounded by MaxInFlight; an
-// arrival with no free slot is dropped and counted, never queued.
+// arrival with no free slot is dropped and counted, never queued. Within
+// the bound, an arrival that finds no worker free waits for one (workers
+// are added at a bounded pace, see spawnBurst), measured from its
+// intended start.
 type Open struct {
 	Pacer       Pacer
 	MaxInFlight int
@@ -106,11 +109,11 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 		wg       sync.WaitGroup
 		inFlight atomic.Int64
 		stats    Stats
-		// work holds arrivals started and not yet taken by a worker. The
-		// in-flight bound counts them, so a send never blocks.
+		// work hands arrivals to workers. A send goes straight to a
+		// worker waiting on it, or else is queued until one is free; the
+		// in-flight bound counts queued arrivals, so a send never blocks.
 		work     = make(chan Arrival, o.MaxInFlight)
 		stopIdle = make(chan struct{})
-		waiting  atomic.Int64 // workers blocked in next
 		live     atomic.Int64 // workers running
 		budget   = newSpawnBudget(time.Now(), spawnBurst, spawnPerCPU*float64(runtime.GOMAXPROCS(0)))
 	)
@@ -127,17 +130,15 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 	// next waits for a worker's next arrival; false means exit: stopping,
 	// or idle for idleWorker since the last iteration began at last. No
 	// arrival is left queued with no worker to take it: the dispatcher
-	// queues before it reads waiting and live, and a leaving worker stops
-	// counting itself in both before its last look at the queue.
+	// queues before it reads live, and a leaving worker stops counting
+	// itself before its last look at the queue.
 	next := func(idle *time.Timer, last time.Time) (Arrival, bool) {
 		if a, ok := take(); ok {
 			return a, true
 		}
-		waiting.Add(1)
 		for {
 			select {
 			case a := <-work:
-				waiting.Add(-1)
 				return a, true
 			case <-idle.C:
 				since := time.Since(last)
@@ -147,7 +148,6 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 				}
 			case <-stopIdle:
 			}
-			waiting.Add(-1)
 			live.Add(-1)
 			if a, ok := take(); ok {
 				live.Add(1)
@@ -188,13 +188,11 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 		}
 	}
 
-	// grow adds workers for queued arrivals when none is waiting, at the
-	// budget's pace: a burst of arrivals must not spend the CPU on new
-	// goroutines and connections instead of finishing requests.
+	// grow adds workers for queued arrivals, at the budget's pace (the
+	// first one free when there is none): a burst of arrivals must not
+	// spend the CPU on new goroutines and connections instead of
+	// finishing requests.
 	grow := func(queued int) {
-		if waiting.Load() != 0 {
-			return
-		}
 		now := time.Now()
 		for i := range queued {
 			if (i > 0 || live.Load() != 0) && !budget.take(now) {
@@ -244,7 +242,7 @@ dispatch:
 			// Arrivals queued with no worker free keep the budget
 			// checked while the dispatcher sleeps.
 			d := wait
-			if len(work) > 0 && waiting.Load() == 0 {
+			if len(work) > 0 {
 				d = min(d, spawnRetry)
 			}
 			sleep.Reset(d)
@@ -272,7 +270,11 @@ dispatch:
 		}
 		stats.Started++
 		work <- a
-		grow(1)
+		// A waiting worker took it unless it is queued (a receiver waits
+		// only on an empty queue).
+		if len(work) > 0 {
+			grow(1)
+		}
 	}
 
 	close(stopIdle)

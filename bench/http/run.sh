@@ -24,6 +24,7 @@
 # Usage: bench/http/run.sh [seconds-per-step]    (default 10)
 #   BENCH_ROUNDS=3             repetitions of every step (0: only accuracy and latency)
 #   BENCH_ACCURACY_SECONDS=60  length of the 20k/s accuracy run (default: the step)
+#   BENCH_ALLOW_BUSY=1         measure even when CPUs 0 and 1 are not idle
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -46,6 +47,21 @@ for tool in nginx wrk taskset; do
 done
 ncpu=$(nproc)
 if [ "$ncpu" -lt 2 ]; then echo "need 2 CPUs (target on CPU 1, generator on CPU 0)" >&2; exit 1; fi
+
+# Another process on the two CPUs makes every figure meaningless (a
+# stray generator left running once cut wrk from 75k to 27k requests/s),
+# so check they are idle first.
+cpu_snap() { awk '/^cpu[01] / {busy = $2 + $3 + $4 + $7 + $8 + $9; print $1, busy, busy + $5 + $6}' /proc/stat; }
+before=$(cpu_snap); sleep 1; after=$(cpu_snap)
+busy=$(paste -d' ' <(echo "$before") <(echo "$after") | awk '{p = ($6 - $3) ? 100 * ($5 - $2) / ($6 - $3) : 0; if (p > 15) printf "%s %.0f%% busy; ", $1, p}')
+if [ -n "$busy" ]; then
+	echo "CPUs 0 and 1 are not idle ($busy), the busiest processes:" >&2
+	ps -eo pid,pcpu,args --sort=-pcpu | head -6 >&2
+	if [ -z "${BENCH_ALLOW_BUSY:-}" ]; then
+		echo "stop them, or set BENCH_ALLOW_BUSY=1 to measure anyway" >&2
+		exit 1
+	fi
+fi
 
 echo "building loadd and fetching fortio (go install fortio.org/fortio@v1.66.5 into a temp dir)…"
 go build -o "$WORK/loadd" ./cmd/loadd

@@ -293,3 +293,50 @@ func TestMaxConnections(t *testing.T) {
 		})
 	}
 }
+
+// TestIdleConnectionsRetire: after a burst opens many connections, a
+// steady trickle reuses the most recent one and the rest are closed once
+// idle (LIFO pool, idleConn); a FIFO pool would keep cycling them all.
+func TestIdleConnectionsRetire(t *testing.T) {
+	defer func(d time.Duration) { idleConn = d }(idleConn)
+	idleConn = 300 * time.Millisecond
+	addr := rawServer(t, func(c net.Conn) {
+		br := bufio.NewReader(c)
+		for {
+			if _, err := http.ReadRequest(br); err != nil {
+				return
+			}
+			time.Sleep(20 * time.Millisecond) // the server's work
+			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+		}
+	})
+	tr := newFastTransport(addr, false, nil, 100, 5*time.Second)
+	defer tr.close()
+	get := func() error {
+		var req fasthttp.Request
+		var resp fasthttp.Response
+		req.SetRequestURI("http://" + addr + "/")
+		return tr.do(&req, &resp, time.Now().Add(5*time.Second))
+	}
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() {
+			if err := get(); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := tr.hc.ConnsCount(); n != 20 {
+		t.Fatalf("%d connections after 20 concurrent requests, want 20", n)
+	}
+	// One request at a time for three idle periods.
+	for end := time.Now().Add(3 * idleConn); time.Now().Before(end); {
+		if err := get(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := tr.hc.ConnsCount(); n > 2 {
+		t.Errorf("%d connections after sequential requests, want the busy one (and at most one more)", n)
+	}
+}

@@ -402,6 +402,19 @@ func (p listPacer) Arrival(n uint64) (time.Duration, bool) {
 
 func (listPacer) Rate(time.Duration) float64 { return 0 }
 
+// runInBackground runs o in a goroutine; the channel yields its stats.
+func runInBackground(t *testing.T, o *Open, it Iterator) <-chan Stats {
+	done := make(chan Stats, 1)
+	go func() {
+		st, err := o.Run(t.Context(), it)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- st
+	}()
+	return done
+}
+
 // TestOpenIdleWorkersExit checks that workers started for a burst exit
 // once idle for idleWorker, and that a worker kept busy stays.
 func TestOpenIdleWorkersExit(t *testing.T) {
@@ -416,16 +429,9 @@ func TestOpenIdleWorkersExit(t *testing.T) {
 			p = append(p, time.Duration(s)*time.Second)
 		}
 		it := &recIterator{work: 500 * time.Millisecond}
-		o := Open{Pacer: p, MaxInFlight: 50, Duration: 40 * time.Second}
+		o := &Open{Pacer: p, MaxInFlight: 50, Duration: 40 * time.Second}
 		base := runtime.NumGoroutine()
-		done := make(chan Stats)
-		go func() {
-			st, err := o.Run(t.Context(), it)
-			if err != nil {
-				t.Error(err)
-			}
-			done <- st
-		}()
+		done := runInBackground(t, o, it)
 		time.Sleep(250 * time.Millisecond)
 		synctest.Wait()
 		burst := runtime.NumGoroutine()
@@ -476,14 +482,7 @@ func TestOpenBoundsWorkerGrowth(t *testing.T) {
 		rec := &recOpen{}
 		o := &Open{Pacer: p, MaxInFlight: 1000, Grace: time.Hour, Recorder: rec}
 		start := time.Now()
-		done := make(chan Stats)
-		go func() {
-			st, err := o.Run(t.Context(), it)
-			if err != nil {
-				t.Error(err)
-			}
-			done <- st
-		}()
+		done := runInBackground(t, o, it)
 		synctest.Wait()
 		// The first worker comes free (there is none yet), then the burst.
 		first := int64(spawnBurst + 1)

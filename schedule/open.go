@@ -87,6 +87,9 @@ const (
 	// spawnRetry is how soon a sleeping dispatcher checks again for
 	// queued arrivals that found no worker.
 	spawnRetry = time.Millisecond
+	// maxQueued bounds the arrivals queued for a worker (a second at
+	// 4k/s, 200 ms at 20k/s); past it, the budget gives way.
+	maxQueued = 4096
 )
 
 // Stats are the totals of a finished open-model run.
@@ -110,9 +113,10 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 		inFlight atomic.Int64
 		stats    Stats
 		// work hands arrivals to workers. A send goes straight to a
-		// worker waiting on it, or else is queued until one is free; the
-		// in-flight bound counts queued arrivals, so a send never blocks.
-		work     = make(chan Arrival, o.MaxInFlight)
+		// worker waiting on it, or else is queued until one is free. The
+		// queue's room is bounded (max_in_flight may be huge), and an
+		// arrival that finds it full gets a worker of its own.
+		work     = make(chan Arrival, min(o.MaxInFlight, maxQueued))
 		stopIdle = make(chan struct{})
 		live     atomic.Int64 // workers running
 		budget   = newSpawnBudget(time.Now(), spawnBurst, spawnPerCPU*float64(runtime.GOMAXPROCS(0)))
@@ -156,16 +160,20 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 			return Arrival{}, false
 		}
 	}
-	worker := func() {
+	// worker runs first (when given, else the next arrival) and then
+	// every arrival it gets.
+	worker := func(first Arrival, given bool) {
 		defer wg.Done()
 		// The idle timer is not reset per iteration (a timer update per
 		// request is measurable at 20k/s): when it fires, the worker exits
 		// only if its last iteration began idleWorker ago, else re-arms.
 		idle := time.NewTimer(idleWorker)
 		defer idle.Stop()
-		a, ok := next(idle, time.Now())
+		a, ok := first, given
 		if !ok {
-			return
+			if a, ok = next(idle, time.Now()); !ok {
+				return
+			}
 		}
 		for {
 			// An arrival dispatched early (Batch) is measured from its
@@ -200,7 +208,7 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 			}
 			live.Add(1)
 			wg.Add(1)
-			go worker()
+			go worker(Arrival{}, false)
 		}
 	}
 
@@ -269,11 +277,17 @@ dispatch:
 			rec.InFlight(cur)
 		}
 		stats.Started++
-		work <- a
-		// A waiting worker took it unless it is queued (a receiver waits
-		// only on an empty queue).
-		if len(work) > 0 {
-			grow(1)
+		select {
+		case work <- a:
+			// A waiting worker took it unless it is queued (a receiver
+			// waits only on an empty queue).
+			if len(work) > 0 {
+				grow(1)
+			}
+		default:
+			live.Add(1)
+			wg.Add(1)
+			go worker(a, true)
 		}
 	}
 

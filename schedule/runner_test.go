@@ -418,6 +418,9 @@ func runInBackground(t *testing.T, o *Open, it Iterator) <-chan Stats {
 // TestOpenIdleWorkersExit checks that workers started for a burst exit
 // once idle for idleWorker, and that a worker kept busy stays.
 func TestOpenIdleWorkersExit(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race runtime crashes on goroutines exiting in a synctest bubble (golang/go#78156); runs without -race")
+	}
 	synctest.Test(t, func(t *testing.T) {
 		// 20 concurrent arrivals at 0 (500 ms each), then one arrival a
 		// second from 2 s to 30 s: one worker suffices for those.
@@ -438,9 +441,12 @@ func TestOpenIdleWorkersExit(t *testing.T) {
 		time.Sleep(15 * time.Second) // past idleWorker after the burst
 		synctest.Wait()
 		settled := runtime.NumGoroutine()
-		// Run's goroutine, the dispatcher, and at most two workers.
-		if burst-base < 20 || settled-base > 4 {
-			t.Errorf("goroutines over the %d before Run: %d during the burst (want ≥ 20), %d after 15 s of one arrival a second (want ≤ 4)", base, burst-base, settled-base)
+		// Run's goroutine, the dispatcher, and at most two workers; one
+		// more for goroutines of earlier tests that come and go (the
+		// count is the process's: 1 in 30 whole-package runs saw 5).
+		// Without the idle exit all 20 stay.
+		if burst-base < 20 || settled-base > 5 {
+			t.Errorf("goroutines over the %d before Run: %d during the burst (want ≥ 20), %d after 15 s of one arrival a second (want ≤ 5)", base, burst-base, settled-base)
 		}
 		st := <-done
 		if st.Started != uint64(len(p)) || st.Dropped != 0 {
@@ -472,6 +478,9 @@ func TestSpawnBudget(t *testing.T) {
 // sleeps; none is dropped or left behind, and every one is measured from
 // its intended start.
 func TestOpenBoundsWorkerGrowth(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race runtime crashes on goroutines exiting in a synctest bubble (golang/go#78156); runs without -race")
+	}
 	synctest.Test(t, func(t *testing.T) {
 		p := listPacer{}
 		for range 300 {
@@ -504,6 +513,29 @@ func TestOpenBoundsWorkerGrowth(t *testing.T) {
 		}
 		if time.Since(start) > 16*time.Second {
 			t.Errorf("the run took %v", time.Since(start))
+		}
+	})
+}
+
+// TestOpenQueueOverflow: the queue for workers has bounded room whatever
+// max_in_flight says; arrivals that find it full get workers of their own,
+// so none waits unbounded and none is dropped under the bound.
+func TestOpenQueueOverflow(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = maxQueued + 300
+		p := listPacer{}
+		for range n {
+			p = append(p, 0)
+		}
+		it := &capIterator{work: 5 * time.Second}
+		// A bound no queue could be allocated for.
+		done := runInBackground(t, &Open{Pacer: p, MaxInFlight: 1 << 50, Grace: time.Hour}, it)
+		synctest.Wait()
+		if got, least, most := it.running.Load(), int64(n-maxQueued), int64(n-maxQueued+spawnBurst+1); got < least || got > most {
+			t.Errorf("%d running after a burst of %d, want %d–%d (the queue holds %d)", got, n, least, most, maxQueued)
+		}
+		if st := <-done; st.Started != n || st.Dropped != 0 {
+			t.Errorf("stats %+v, want %d started", st, n)
 		}
 	})
 }

@@ -16,6 +16,6 @@ go test -race -count=1 -timeout 25m "$@" ./...
 # Timing tests skip themselves under the race detector (it slows every
 # request); run them once without it so they check something in CI too.
 go test -count=1 -run 'TestLatencyAccuracy' ./generators/httpload/
-# The scheduler's synctest tests that the race runtime crashes on
-# (golang/go#78156) skip under -race; run the package without it.
+# Two scheduler tests are built only without -race (the race runtime
+# crashes on them, golang/go#78156): run the package without it.
 go test -count=1 ./schedule/

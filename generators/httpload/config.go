@@ -45,9 +45,9 @@ type Config struct {
 
 	// MaxConnections bounds the HTTP/1.1 connections to the target
 	// (default: max_in_flight, or users). A request that finds none free
-	// waits for one, and the wait counts in its latency. Capping them keeps
-	// a target stall from turning into a storm of new connections at high
-	// rates; it also caps the concurrency the target sees.
+	// waits for one, and the wait counts in its latency. It also caps the
+	// concurrency the target sees. (New connections come with new
+	// workers, whose pace the open model already bounds.)
 	MaxConnections int `yaml:"max_connections" json:"max_connections,omitempty"`
 	// Timeout bounds each request (default 10s).
 	Timeout config.Duration `yaml:"timeout" json:"timeout,omitempty"`

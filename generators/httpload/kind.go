@@ -3,6 +3,7 @@ package httpload
 import (
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -198,4 +199,11 @@ func scale(d generators.Deps) float64 {
 		return 1
 	}
 	return d.Scale
+}
+
+// scaledBound is a per-scenario bound (max_in_flight, max_connections)
+// for this replica: grown with the run's scale, never shrunk by it, split
+// across shards, at least 1.
+func scaledBound(d generators.Deps, n int) int {
+	return max(1, d.Shard.Of(int(math.Ceil(float64(n)*max(1, scale(d))))))
 }

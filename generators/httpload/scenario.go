@@ -76,7 +76,7 @@ func (s *spec) Build(d generators.Deps) (generators.Scenario, error) {
 	maxConns := 0
 	if s.open {
 		sc.pacer = s.pacer(d)
-		sc.maxInFlight = max(1, d.Shard.Of(int(math.Ceil(float64(s.maxInFlight)*max(1, scale(d))))))
+		sc.maxInFlight = scaledBound(d, s.maxInFlight)
 		maxConns = sc.maxInFlight
 	} else {
 		sc.usersTarget = d.Shard.Of(int(math.Round(float64(s.users) * scale(d))))
@@ -87,7 +87,7 @@ func (s *spec) Build(d generators.Deps) (generators.Scenario, error) {
 		maxConns = max(1, sc.usersTarget)
 	}
 	if s.maxConns > 0 {
-		maxConns = min(maxConns, max(1, d.Shard.Of(int(math.Ceil(float64(s.maxConns)*max(1, scale(d)))))))
+		maxConns = min(maxConns, scaledBound(d, s.maxConns))
 	}
 	tc := s.target.TLSClient
 	if s.cfg.HTTP2 {

@@ -20,6 +20,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/loadd/loadd/deploy"
+	"github.com/loadd/loadd/internal/tooltest"
 )
 
 // tmpDir holds what the tests build (the loadd binary); TestMain removes it.
@@ -39,23 +40,18 @@ func TestMain(m *testing.M) {
 
 var (
 	buildOnce sync.Once
+	builtBin  string
 	buildErr  error
 )
 
 // loaddBinary builds ./cmd/loadd once into tmpDir.
 func loaddBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(tmpDir, "loadd")
-	buildOnce.Do(func() {
-		out, err := exec.Command("go", "build", "-o", bin, "../cmd/loadd").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build ./cmd/loadd: %v\n%s", err, out)
-		}
-	})
+	buildOnce.Do(func() { builtBin, buildErr = tooltest.BuildLoadd(tmpDir) })
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
-	return bin
+	return builtBin
 }
 
 // loaddConfig is the part of loadd.yaml these tests cross-check.

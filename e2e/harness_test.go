@@ -37,11 +37,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.Exit(1)
 	}
-	loaddBin = filepath.Join(dir, "loadd")
-	build := exec.Command("go", "build", "-o", loaddBin, "../cmd/loadd")
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "e2e: build loadd:", err)
+	if loaddBin, err = tooltest.BuildLoadd(dir); err != nil {
+		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.RemoveAll(dir)
 		os.Exit(1)
 	}

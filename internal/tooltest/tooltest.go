@@ -1,13 +1,25 @@
 // Package tooltest finds the external programs tests run against
 // (promtool, prometheus, alertmanager, websocketd, chromium, kubectl,
-// systemd-analyze).
+// systemd-analyze) and builds the loadd binary for tests that run it.
 package tooltest
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 )
+
+// BuildLoadd builds the loadd binary into dir and returns its path.
+func BuildLoadd(dir string) (string, error) {
+	bin := filepath.Join(dir, "loadd")
+	out, err := exec.Command("go", "build", "-o", bin, "github.com/loadd/loadd/cmd/loadd").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("go build ./cmd/loadd: %v\n%s", err, out)
+	}
+	return bin, nil
+}
 
 // Path returns the path of the first of names found on PATH. When none
 // is, the test is skipped on a developer's machine, but fails when the

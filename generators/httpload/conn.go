@@ -2,10 +2,14 @@ package httpload
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"syscall"
 	"time"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
 )
 
 // maxDeferred bounds the request bytes a sendConn holds back: a larger
@@ -24,15 +28,26 @@ const maxDeferred = 16 << 10
 // back), so the goroutine parks straight after the write and the first
 // read finds the response. Where a write cannot complete at once it falls
 // back to the ordinary blocking Write.
+//
+// The write and read in the wait are made as raw system calls, unseen by
+// the Go scheduler. They cannot block (the socket is non-blocking), and a
+// scheduler-visible call that outlasts one tick of the runtime's monitor
+// thread loses its P to another thread, a hand-off that costs context
+// switches (measured at 10k/s on one CPU: 0.045 voluntary and 0.002
+// involuntary switches per request, against 0.11 and 0.045 with
+// syscall.Read and Write).
 type sendConn struct {
 	*net.TCPConn
 	raw     syscall.RawConn
 	pending []byte
 	// The read-wait callback and its state, bound once at dial so that an
 	// exchange allocates nothing.
-	writeOnce func(fd uintptr) bool
-	sent      bool
-	writeErr  error
+	exchangeFn func(fd uintptr) bool
+	sent       bool   // the pending bytes went out, or there were none
+	rbuf       []byte // the caller's read buffer
+	rn         int    // bytes read into rbuf; -1 while none
+	rerr       error  // the read's error
+	writeErr   error
 	// The write deadline is applied only before a write that can block:
 	// the write from the read wait never blocks, and setting a deadline
 	// costs a runtime timer update per request.
@@ -81,7 +96,7 @@ func dialSend(addr string, timeout time.Duration) (net.Conn, error) {
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
 	sc := &sendConn{TCPConn: tc, raw: raw}
-	sc.writeOnce = sc.writeInWait
+	sc.exchangeFn = sc.exchange
 	return sc, nil
 }
 
@@ -100,49 +115,78 @@ func (c *sendConn) Write(p []byte) (int, error) {
 // Read first sends what Write held back, waiting for the response in the
 // same poller wait, then reads.
 func (c *sendConn) Read(p []byte) (int, error) {
-	if len(c.pending) > 0 {
-		if err := c.sendAndWait(); err != nil {
-			return 0, err
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.sent, c.rbuf, c.rn, c.rerr, c.writeErr = len(c.pending) == 0, p, -1, nil, nil
+	err := c.raw.Read(c.exchangeFn)
+	if err == nil && c.writeErr == nil && c.rn < 0 {
+		// The write did not complete at once: the rest goes out the
+		// ordinary way, then the wait is for the response alone.
+		if err = c.flush(); err == nil {
+			err = c.raw.Read(c.exchangeFn)
 		}
 	}
-	return c.TCPConn.Read(p)
+	c.rbuf = nil
+	switch {
+	case c.writeErr != nil:
+		return 0, c.writeErr
+	case err != nil:
+		return 0, err
+	case c.rerr != nil:
+		return 0, c.opError("read", c.rerr)
+	case c.rn == 0:
+		return 0, io.EOF
+	}
+	return c.rn, nil
 }
 
-// sendAndWait writes the pending bytes from inside a read wait: the
-// callback runs after the wait is armed, so a response that arrives right
-// after the write wakes it.
-func (c *sendConn) sendAndWait() error {
-	c.sent, c.writeErr = false, nil
-	err := c.raw.Read(c.writeOnce)
-	if c.writeErr != nil {
-		return c.writeErr
-	}
-	if err != nil {
-		return err
-	}
-	return c.flush()
-}
-
-// writeInWait is the read-wait callback: the first call writes, and
-// returns false (park) when the whole request went out; any later call
-// means readable, or woken, and the caller's Read finds out which.
-func (c *sendConn) writeInWait(fd uintptr) bool {
-	if c.sent {
+// exchange is the read-wait callback. Unless the pending bytes are sent,
+// the first call writes them and returns false (park until readable) when
+// all went out; every other call reads into rbuf, and returns false only
+// when nothing has arrived yet.
+func (c *sendConn) exchange(fd uintptr) bool {
+	if !c.sent {
+		c.sent = true
+		n, err := rawIO(unix.SYS_WRITE, fd, c.pending)
+		switch {
+		case err == nil && n == len(c.pending):
+			c.pending = c.pending[:0]
+			return false
+		case err == nil:
+			c.pending = c.pending[n:] // flush writes the rest
+		case err == syscall.EAGAIN: // flush writes it all
+		default:
+			c.writeErr = c.opError("write", err)
+		}
 		return true
 	}
-	c.sent = true
-	n, err := syscall.Write(int(fd), c.pending)
-	switch {
-	case err == nil && n == len(c.pending):
-		c.pending = c.pending[:0]
+	n, err := rawIO(unix.SYS_READ, fd, c.rbuf)
+	if err == syscall.EAGAIN {
 		return false
-	case err == nil:
-		c.pending = c.pending[n:] // flush writes the rest
-	case err == syscall.EAGAIN: // flush writes it all
-	default:
-		c.writeErr = &net.OpError{Op: "write", Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError("write", err)}
 	}
+	c.rn, c.rerr = n, err
 	return true
+}
+
+// rawIO reads or writes b on the non-blocking socket fd without entering
+// the scheduler's system-call state, retrying an interrupted call.
+func rawIO(trap, fd uintptr, b []byte) (int, error) {
+	for {
+		r, _, errno := syscall.RawSyscall(trap, fd, uintptr(unsafe.Pointer(unsafe.SliceData(b))), uintptr(len(b)))
+		switch errno {
+		case 0:
+			return int(r), nil
+		case syscall.EINTR:
+			continue
+		}
+		return 0, errno
+	}
+}
+
+// opError wraps a system call's error the way package net does.
+func (c *sendConn) opError(op string, err error) error {
+	return &net.OpError{Op: op, Net: "tcp", Source: c.LocalAddr(), Addr: c.RemoteAddr(), Err: os.NewSyscallError(op, err)}
 }
 
 // flush writes the pending bytes the ordinary way.

@@ -87,6 +87,16 @@ func TestFastTransportExchanges(t *testing.T) {
 		{name: "small", serve: echoLength, want: "0"},
 		{name: "deferred body", serve: echoLength, body: maxDeferred - 200, want: strconv.Itoa(maxDeferred - 200)},
 		{name: "written-through body", serve: echoLength, body: 1 << 20, want: strconv.Itoa(1 << 20)},
+		// A body many reads long, most of them with no request pending.
+		{name: "large response", serve: func(c net.Conn) {
+			br := bufio.NewReader(c)
+			for {
+				if _, err := http.ReadRequest(br); err != nil {
+					return
+				}
+				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", 1<<20, strings.Repeat("z", 1<<20))
+			}
+		}, want: strings.Repeat("z", 1<<20)},
 		{name: "no answer", serve: func(c net.Conn) { io.Copy(io.Discard, c) }, reason: exporter.ReasonTimeout, timeout: 200 * time.Millisecond},
 		{name: "closed without answer", serve: func(c net.Conn) {
 			http.ReadRequest(bufio.NewReader(c))

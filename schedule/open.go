@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -112,37 +113,58 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 		wg       sync.WaitGroup
 		inFlight atomic.Int64
 		stats    Stats
-		// work hands arrivals to workers. A send goes straight to a
-		// worker waiting on it, or else is queued until one is free. The
-		// queue's room is bounded (max_in_flight may be huge), and an
-		// arrival that finds it full gets a worker of its own.
-		work     = make(chan Arrival, min(o.MaxInFlight, maxQueued))
+		// An arrival goes to the worker that parked last, or else into
+		// the queue until a worker is free; both decisions are made under
+		// mu, so no arrival is queued while a worker is parked. Last in,
+		// first out keeps the fewest workers busy: after a burst, the
+		// surplus stays parked and exits after idleWorker (first in, first
+		// out, as a shared channel's receivers are, cycled every arrival
+		// through all of them, so none ever went idle). The queue's room
+		// is bounded (max_in_flight may be huge), and an arrival that finds
+		// it full gets a worker of its own.
+		mu       sync.Mutex
+		parked   []*parkedWorker
+		queue    = make(chan Arrival, min(o.MaxInFlight, maxQueued))
 		stopIdle = make(chan struct{})
 		live     atomic.Int64 // workers running
 		budget   = newSpawnBudget(time.Now(), spawnBurst, spawnPerCPU*float64(runtime.GOMAXPROCS(0)))
 	)
 	rec := o.Recorder
-	// take returns a queued arrival, if there is one.
-	take := func() (Arrival, bool) {
+	// hand gives a to the last parked worker, or else queues it; it
+	// returns the queue's length, or false when the queue is full.
+	hand := func(a Arrival) (int, bool) {
+		mu.Lock()
+		if n := len(parked); n > 0 {
+			w := parked[n-1]
+			parked[n-1] = nil
+			parked = parked[:n-1]
+			mu.Unlock()
+			w.arrival <- a // room for one: never blocks
+			return 0, true
+		}
+		defer mu.Unlock()
 		select {
-		case a := <-work:
-			return a, true
+		case queue <- a:
+			return len(queue), true
 		default:
-			return Arrival{}, false
+			return 0, false
 		}
 	}
 	// next waits for a worker's next arrival; false means exit: stopping,
-	// or idle for idleWorker since the last iteration began at last. No
-	// arrival is left queued with no worker to take it: the dispatcher
-	// queues before it reads live, and a leaving worker stops counting
-	// itself before its last look at the queue.
-	next := func(idle *time.Timer, last time.Time) (Arrival, bool) {
-		if a, ok := take(); ok {
+	// or idle for idleWorker since the last iteration began at last.
+	next := func(w *parkedWorker, idle *time.Timer, last time.Time) (Arrival, bool) {
+		mu.Lock()
+		select {
+		case a := <-queue:
+			mu.Unlock()
 			return a, true
+		default:
 		}
+		parked = append(parked, w)
+		mu.Unlock()
 		for {
 			select {
-			case a := <-work:
+			case a := <-w.arrival:
 				return a, true
 			case <-idle.C:
 				since := time.Since(last)
@@ -152,12 +174,16 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 				}
 			case <-stopIdle:
 			}
-			live.Add(-1)
-			if a, ok := take(); ok {
-				live.Add(1)
-				return a, true
+			mu.Lock()
+			if i := slices.Index(parked, w); i >= 0 {
+				parked = slices.Delete(parked, i, i+1)
+				live.Add(-1)
+				mu.Unlock()
+				return Arrival{}, false
 			}
-			return Arrival{}, false
+			mu.Unlock()
+			// Taken off the stack by hand: its arrival is on the way.
+			return <-w.arrival, true
 		}
 	}
 	// worker runs first (when given, else the next arrival) and then
@@ -169,9 +195,10 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 		// only if its last iteration began idleWorker ago, else re-arms.
 		idle := time.NewTimer(idleWorker)
 		defer idle.Stop()
+		w := &parkedWorker{arrival: make(chan Arrival, 1)}
 		a, ok := first, given
 		if !ok {
-			if a, ok = next(idle, time.Now()); !ok {
+			if a, ok = next(w, idle, time.Now()); !ok {
 				return
 			}
 		}
@@ -190,7 +217,7 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 			if rec != nil {
 				rec.InFlight(n)
 			}
-			if a, ok = next(idle, now); !ok {
+			if a, ok = next(w, idle, now); !ok {
 				return
 			}
 		}
@@ -250,7 +277,7 @@ dispatch:
 			// Arrivals queued with no worker free keep the budget
 			// checked while the dispatcher sleeps.
 			d := wait
-			if len(work) > 0 {
+			if len(queue) > 0 {
 				d = min(d, spawnRetry)
 			}
 			sleep.Reset(d)
@@ -261,7 +288,7 @@ dispatch:
 			case <-deadline:
 				break dispatch
 			}
-			if n := len(work); n > 0 {
+			if n := len(queue); n > 0 {
 				grow(n)
 			}
 			wait = time.Until(intended)
@@ -277,17 +304,12 @@ dispatch:
 			rec.InFlight(cur)
 		}
 		stats.Started++
-		select {
-		case work <- a:
-			// A waiting worker took it unless it is queued (a receiver
-			// waits only on an empty queue).
-			if len(work) > 0 {
-				grow(1)
-			}
-		default:
+		if queued, ok := hand(a); !ok {
 			live.Add(1)
 			wg.Add(1)
 			go worker(a, true)
+		} else if queued > 0 {
+			grow(1)
 		}
 	}
 
@@ -305,6 +327,11 @@ dispatch:
 	cancelWork()
 	<-done
 	return stats, nil
+}
+
+// parkedWorker is a worker waiting for its next arrival.
+type parkedWorker struct {
+	arrival chan Arrival // room for one
 }
 
 // spawnBudget is a token bucket for new workers; only the dispatcher

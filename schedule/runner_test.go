@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -454,4 +455,60 @@ func TestOpenQueueOverflow(t *testing.T) {
 			t.Errorf("stats %+v, want %d started", st, n)
 		}
 	})
+}
+
+// goroutineIterator records which goroutine ran each arrival: burst
+// arrivals (Seq < burst) work for burstWork, the rest return at once.
+type goroutineIterator struct {
+	burst     uint64
+	burstWork time.Duration
+	mu        sync.Mutex
+	ran       map[uint64]string // Seq → goroutine ID
+}
+
+func (g *goroutineIterator) Iterate(_ context.Context, a Arrival) {
+	buf := make([]byte, 64)
+	buf = buf[:runtime.Stack(buf, false)]
+	id, _, _ := strings.Cut(strings.TrimPrefix(string(buf), "goroutine "), " ")
+	g.mu.Lock()
+	g.ran[a.Seq] = id
+	g.mu.Unlock()
+	if a.Seq < g.burst {
+		time.Sleep(g.burstWork)
+	}
+}
+
+func (g *goroutineIterator) Drop(Arrival) {}
+
+// TestOpenReusesLastWorker: after a burst has started many workers, a
+// steady trickle of arrivals goes to the worker that finished last, so the
+// surplus stays parked and can idle out. Handing each arrival to the
+// longest-waiting worker instead cycled through all twenty, and none ever
+// went idle.
+func TestOpenReusesLastWorker(t *testing.T) {
+	const burst, steady = 20, 30
+	p := listPacer{}
+	for range burst {
+		p = append(p, 0)
+	}
+	for i := range steady {
+		p = append(p, 200*time.Millisecond+time.Duration(i)*20*time.Millisecond)
+	}
+	it := &goroutineIterator{burst: burst, burstWork: 50 * time.Millisecond, ran: map[uint64]string{}}
+	st, err := (&Open{Pacer: p, MaxInFlight: 100}).Run(t.Context(), it)
+	if err != nil || st.Started != burst+steady {
+		t.Fatalf("Run = %+v, %v; want %d started", st, err, burst+steady)
+	}
+	burstWorkers, steadyWorkers := map[string]bool{}, map[string]bool{}
+	for seq, id := range it.ran {
+		if seq < burst {
+			burstWorkers[id] = true
+		} else {
+			steadyWorkers[id] = true
+		}
+	}
+	// One worker does, unless a stall of 20 ms overlaps two arrivals.
+	if len(burstWorkers) < burst/2 || len(steadyWorkers) > 3 {
+		t.Errorf("burst ran on %d workers (want ≥ %d), the %d steady arrivals on %d (want ≤ 3)", len(burstWorkers), burst/2, steady, len(steadyWorkers))
+	}
 }

@@ -3,6 +3,7 @@ package exporter
 import (
 	"bytes"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +79,43 @@ loadd_responses_total{code="503",scenario="api",task="list"} 1
 	}
 	if task.Count() != 2 || task.Failures()["status"] != 1 {
 		t.Errorf("count %d failures %v", task.Count(), task.Failures())
+	}
+}
+
+// TestExemplarSpacing: exemplars are spaced exemplarEvery apart by the
+// outcome's End time, when the caller gives it.
+func TestExemplarSpacing(t *testing.T) {
+	m, reg := newTest(t)
+	task := m.Scenario("api", "list").Task("list")
+	t0 := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC).UnixNano()
+	for _, o := range []struct {
+		latency time.Duration
+		end     int64
+		id      string
+	}{
+		{2 * time.Millisecond, t0, "00000000000000000000000000000001"},
+		{20 * time.Millisecond, t0 + int64(time.Millisecond), "00000000000000000000000000000002"}, // too soon
+		{200 * time.Millisecond, t0 + int64(11*time.Millisecond), "00000000000000000000000000000003"},
+	} {
+		task.Observe(Outcome{Latency: o.latency, Code: 200, TraceID: TraceID([]byte(o.id)), End: o.end})
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, mf := range mfs {
+		if mf.GetName() != "loadd_request_duration_seconds" {
+			continue
+		}
+		for _, b := range mf.GetMetric()[0].GetHistogram().GetBucket() {
+			if e := b.GetExemplar(); e != nil {
+				got = append(got, e.GetLabel()[0].GetValue())
+			}
+		}
+	}
+	if want := []string{"00000000000000000000000000000001", "00000000000000000000000000000003"}; !slices.Equal(got, want) {
+		t.Errorf("bucket exemplars %v, want %v", got, want)
 	}
 }
 

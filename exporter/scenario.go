@@ -160,6 +160,10 @@ type Outcome struct {
 	Reason Reason
 	// TraceID is the W3C trace ID sent with the request, for exemplars.
 	TraceID TraceID
+	// End is when the outcome was known, in Unix nanoseconds, if the
+	// caller read the clock anyway; 0 has Observe read it (exemplars are
+	// spaced in time).
+	End int64
 }
 
 // TraceID is a W3C trace ID in lower-case hex; the zero value means none.
@@ -203,7 +207,10 @@ func (t *Task) Observe(o Outcome) {
 	t.count.Add(1)
 	sec := o.Latency.Seconds()
 	if o.TraceID != (TraceID{}) {
-		now := time.Now().UnixNano()
+		now := o.End
+		if now == 0 {
+			now = time.Now().UnixNano()
+		}
 		last := t.lastExemplar.Load()
 		if now-last >= exemplarEvery && t.lastExemplar.CompareAndSwap(last, now) {
 			t.duration.(prometheus.ExemplarObserver).ObserveWithExemplar(sec, prometheus.Labels{"trace_id": string(o.TraceID[:])})

@@ -132,7 +132,7 @@ func TestFastTransportExchanges(t *testing.T) {
 					req.Header.SetMethod(http.MethodPost)
 					req.SetBody(bytes.Repeat([]byte("x"), tc.body))
 				}
-				err := tr.do(&req, &resp, time.Now().Add(timeout))
+				err := tr.do(&req, &resp, timeout)
 				if got := classify(err); got != tc.reason {
 					t.Fatalf("request %d: reason %s (err %v), want %s", i, got, err, tc.reason)
 				}
@@ -326,7 +326,7 @@ func TestIdleConnectionsRetire(t *testing.T) {
 		var req fasthttp.Request
 		var resp fasthttp.Response
 		req.SetRequestURI("http://" + addr + "/")
-		return tr.do(&req, &resp, time.Now().Add(5*time.Second))
+		return tr.do(&req, &resp, 5*time.Second)
 	}
 	var wg sync.WaitGroup
 	for range 20 {

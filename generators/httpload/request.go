@@ -81,7 +81,8 @@ func (s *scenario) run(ctx context.Context, c *call, t *task, id *identity, star
 			err = s.send(ctx, c, t)
 		}
 	}
-	o.Latency = time.Since(start)
+	end := time.Now()
+	o.Latency, o.End = end.Sub(start), end.UnixNano()
 	if err != nil {
 		o.Reason = classify(err)
 		s.debug(t, o.Reason, "request", err)
@@ -167,11 +168,11 @@ func (s *scenario) send(ctx context.Context, c *call, t *task) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	deadline := time.Now().Add(t.timeout)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
+	timeout := t.timeout
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
 	}
-	return s.transport.do(&c.req, &c.resp, deadline)
+	return s.transport.do(&c.req, &c.resp, timeout)
 }
 
 // check applies the task's checks and captures to a response.

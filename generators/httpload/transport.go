@@ -21,9 +21,11 @@ const maxBody = 64 << 20
 // loadd does not send on a connection the server is closing.
 var idleConn = 4 * time.Second
 
-// transport sends one request and fills resp, giving up at deadline.
+// transport sends one request and fills resp, giving up after timeout.
+// A timeout rather than a deadline: fasthttp works in timeouts, and
+// converting to a deadline and back costs two clock reads per request.
 type transport interface {
-	do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error
+	do(req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration) error
 	close()
 }
 
@@ -78,8 +80,8 @@ func idempotent(m []byte) bool {
 	return false
 }
 
-func (t *fastTransport) do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
-	return t.hc.DoDeadline(req, resp, deadline)
+func (t *fastTransport) do(req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration) error {
+	return t.hc.DoTimeout(req, resp, timeout)
 }
 
 func (t *fastTransport) close() { t.hc.CloseIdleConnections() }
@@ -118,8 +120,8 @@ func newStdTransport(isTLS bool, tc *tls.Config, maxConns int) *stdTransport {
 
 func noRedirect(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 
-func (t *stdTransport) do(req *fasthttp.Request, resp *fasthttp.Response, deadline time.Time) error {
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+func (t *stdTransport) do(req *fasthttp.Request, resp *fasthttp.Response, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	var body io.Reader
 	if b := req.Body(); len(b) > 0 {

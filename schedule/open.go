@@ -65,8 +65,13 @@ type Open struct {
 const DefaultBatch = 10 * time.Millisecond
 
 // batchMax bounds the arrivals started per wake-up, so high rates (where
-// Batch would cover hundreds) do not turn into large bursts.
-const batchMax = 64
+// Batch would cover hundreds) do not turn into large bursts: a burst's
+// requests queue behind one another in loadd and in the target, and that
+// wait is measured as latency. Measured against nginx (loadd on one CPU,
+// 5 s windows, 4 rounds): with 16 instead of 64, mean latency fell in 10
+// of 12 pairs at 5k, 10k and 20k/s (at 5k/s 276–433 µs against 525–901),
+// and CPU per request was lower in 7 of them and higher in 4.
+const batchMax = 16
 
 // ErrInvalidOpen is returned for an Open with no pacer or a bad bound.
 var ErrInvalidOpen = errors.New("open model needs a pacer and max_in_flight > 0")

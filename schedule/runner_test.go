@@ -391,6 +391,29 @@ func TestOpenBatchesWakeUps(t *testing.T) {
 	})
 }
 
+// TestOpenBatchBound: at a rate where the Batch window holds hundreds of
+// arrivals, a wake-up starts batchMax of them, no more.
+func TestOpenBatchBound(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		it := &recIterator{}
+		o := &Open{Pacer: Constant{PerSecond: 20000}, MaxInFlight: 1000, Duration: 100 * time.Millisecond, Batch: 10 * time.Millisecond}
+		if st, _ := o.Run(context.Background(), it); st.Started != 2000 {
+			t.Fatalf("started %d, want 2000", st.Started)
+		}
+		instants := map[time.Time]int{}
+		for _, s := range it.starts {
+			instants[s]++
+		}
+		most := 0
+		for _, n := range instants {
+			most = max(most, n)
+		}
+		if most != batchMax || len(instants) < 2000/batchMax {
+			t.Errorf("%d wake-ups, the largest starting %d; want at least %d, each starting at most %d", len(instants), most, 2000/batchMax, batchMax)
+		}
+	})
+}
+
 // listPacer is a pacer with arrivals at fixed offsets.
 type listPacer []time.Duration
 

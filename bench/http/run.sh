@@ -203,18 +203,37 @@ spread() { # NAME: lowest–highest µs per request over rounds
 }
 ratio() { echo "scale=2; $1 / $2" | bc; }
 
-echo "$ROUNDS rounds of ${SECS}s steps, the tools interleaved within each round…"
+# step NAME [RATE]: one measured step, its line recorded under NAME.
+step() {
+	local a b c d
+	case $1 in
+	wrk) record wrk "$(run_wrk "$SECS")" ;;
+	fortio) record fortio "$(run_fortio 0 "$SECS" false)" ;;
+	fortio-u-*) record "$1" "$(run_fortio "$2" "$SECS" true)" ;;
+	fortio-b-*) record "$1" "$(run_fortio "$2" "$SECS" false)" ;;
+	loadd*)
+		read -r a b c d _ < <(run_loadd "${2:-}" "$SECS")
+		record "$1" "$a $b $c $d"
+		;;
+	esac
+}
+
+# rotated R STEP...: the steps in an order rotated by R, so that no tool
+# always runs first or last in a round (a drift within rounds, such as a
+# neighbour's periodic load, would otherwise favour one tool every time).
+rotated() {
+	local r=$1
+	shift
+	local steps=("$@") n=$#
+	for i in $(seq 0 $((n - 1))); do echo "${steps[$(((i + r) % n))]}"; done
+}
+
+echo "$ROUNDS rounds of ${SECS}s steps, the tools interleaved within each round in an order that rotates…"
 for round in $(seq "$ROUNDS"); do
 	echo "round $round/$ROUNDS"
-	record wrk "$(run_wrk "$SECS")"
-	record fortio "$(run_fortio 0 "$SECS" false)"
-	read -r a b c d _ < <(run_loadd "" "$SECS")
-	record loadd "$a $b $c $d"
+	for s in $(rotated "$round" wrk fortio loadd); do step "$s"; done
 	for rate in "${RATES[@]}"; do
-		read -r a b c d _ < <(run_loadd "$rate" "$SECS")
-		record "loadd-$rate" "$a $b $c $d"
-		record "fortio-u-$rate" "$(run_fortio "$rate" "$SECS" true)"
-		record "fortio-b-$rate" "$(run_fortio "$rate" "$SECS" false)"
+		for s in $(rotated "$round" "loadd-$rate" "fortio-u-$rate" "fortio-b-$rate"); do step "$s" "$rate"; done
 	done
 done
 

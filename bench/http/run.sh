@@ -23,6 +23,7 @@
 #
 # Usage: bench/http/run.sh [seconds-per-step]    (default 10)
 #   BENCH_ROUNDS=3             repetitions of every step (0: only accuracy and latency)
+#   BENCH_RATES="1000 … 20000" the fixed rates ("": only the maximum rates)
 #   BENCH_ACCURACY_SECONDS=60  length of the 20k/s accuracy run (default: the step)
 #   BENCH_ALLOW_BUSY=1         measure even when CPUs 0 and 1 are not idle
 set -euo pipefail
@@ -32,7 +33,7 @@ SECS=${1:-10}
 ROUNDS=${BENCH_ROUNDS:-3}
 ACC_SECS=${BENCH_ACCURACY_SECONDS:-$SECS}
 CONNS=50
-RATES=(1000 5000 10000 20000)
+read -r -a RATES <<<"${BENCH_RATES-1000 5000 10000 20000}"
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
@@ -216,6 +217,7 @@ step() {
 		record "$1" "$a $b $c $d"
 		;;
 	esac
+	tail -n1 "$WORK/res/$1" | awk -v n="$1" '{ printf "  %-14s %8.0f req/s %6.1f µs/req\n", n, $1 / $4, $2 * 1e6 / $1 }'
 }
 
 # rotated R STEP...: the steps in an order rotated by R, so that no tool
@@ -246,6 +248,7 @@ done
 printf 'ratio loadd/fortio max req/s: %s   loadd/wrk: %s   (targets: ≥ 1, ≥ 0.85)\n' \
 	"$(ratio "$(median loadd rps)" "$(median fortio rps)")" "$(ratio "$(median loadd rps)" "$(median wrk rps)")"
 
+if [ "${#RATES[@]}" -gt 0 ]; then
 printf '\n== fixed rates: CPU µs per request (user+sys), achieved rate counted by nginx (median of %d) ==\n' "$ROUNDS"
 printf '%-7s %11s %12s %15s %15s %9s %12s %9s\n' rate "loadd req/s" "loadd µs/req" "fortio-u µs/req" "fortio-b µs/req" "ratio-u" "(ratio-b)" "loadd MB"
 for rate in "${RATES[@]}"; do
@@ -257,6 +260,7 @@ echo "ratio-u = loadd ÷ fortio -uniform (targets: ≤ 0.5 at 1k/s, ≤ 0.8 abov
 printf 'spread of loadd µs/req over rounds:'
 for rate in "${RATES[@]}"; do printf ' %s: %s' "$rate" "$(spread "loadd-$rate")"; done
 echo
+fi
 fi
 
 printf '\n== accuracy: loadd at 20000/s for %ds, counted by nginx ==\n' "$ACC_SECS"

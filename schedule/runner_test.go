@@ -515,7 +515,7 @@ func TestOpenReusesLastWorker(t *testing.T) {
 		p = append(p, 0)
 	}
 	for i := range steady {
-		p = append(p, 200*time.Millisecond+time.Duration(i)*20*time.Millisecond)
+		p = append(p, 500*time.Millisecond+time.Duration(i)*20*time.Millisecond)
 	}
 	it := &goroutineIterator{burst: burst, burstWork: 50 * time.Millisecond, ran: map[uint64]string{}}
 	st, err := (&Open{Pacer: p, MaxInFlight: 100}).Run(t.Context(), it)

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Arrival is one scheduled start of an iteration.
@@ -128,11 +130,11 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 		// is bounded (max_in_flight may be huge), and an arrival that finds
 		// it full gets a worker of its own.
 		mu       sync.Mutex
-		parked   []*parkedWorker
+		parked   []chan Arrival // each parked worker's, room for one
 		queue    = make(chan Arrival, min(o.MaxInFlight, maxQueued))
 		stopIdle = make(chan struct{})
 		live     atomic.Int64 // workers running
-		budget   = newSpawnBudget(time.Now(), spawnBurst, spawnPerCPU*float64(runtime.GOMAXPROCS(0)))
+		budget   = newSpawnBudget(spawnBurst, spawnPerCPU*float64(runtime.GOMAXPROCS(0)))
 	)
 	rec := o.Recorder
 	// hand gives a to the last parked worker, or else queues it; it
@@ -144,7 +146,7 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 			parked[n-1] = nil
 			parked = parked[:n-1]
 			mu.Unlock()
-			w.arrival <- a // room for one: never blocks
+			w <- a // room for one: never blocks
 			return 0, true
 		}
 		defer mu.Unlock()
@@ -157,7 +159,7 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 	}
 	// next waits for a worker's next arrival; false means exit: stopping,
 	// or idle for idleWorker since the last iteration began at last.
-	next := func(w *parkedWorker, idle *time.Timer, last time.Time) (Arrival, bool) {
+	next := func(w chan Arrival, idle *time.Timer, last time.Time) (Arrival, bool) {
 		mu.Lock()
 		select {
 		case a := <-queue:
@@ -169,7 +171,7 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 		mu.Unlock()
 		for {
 			select {
-			case a := <-w.arrival:
+			case a := <-w:
 				return a, true
 			case <-idle.C:
 				since := time.Since(last)
@@ -188,7 +190,7 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 			}
 			mu.Unlock()
 			// Taken off the stack by hand: its arrival is on the way.
-			return <-w.arrival, true
+			return <-w, true
 		}
 	}
 	// worker runs first (when given, else the next arrival) and then
@@ -200,7 +202,7 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 		// only if its last iteration began idleWorker ago, else re-arms.
 		idle := time.NewTimer(idleWorker)
 		defer idle.Stop()
-		w := &parkedWorker{arrival: make(chan Arrival, 1)}
+		w := make(chan Arrival, 1)
 		a, ok := first, given
 		if !ok {
 			if a, ok = next(w, idle, time.Now()); !ok {
@@ -235,7 +237,7 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 	grow := func(queued int) {
 		now := time.Now()
 		for i := range queued {
-			if (i > 0 || live.Load() != 0) && !budget.take(now) {
+			if (i > 0 || live.Load() != 0) && !budget.AllowN(now, 1) {
 				return
 			}
 			live.Add(1)
@@ -334,31 +336,8 @@ dispatch:
 	return stats, nil
 }
 
-// parkedWorker is a worker waiting for its next arrival.
-type parkedWorker struct {
-	arrival chan Arrival // room for one
-}
-
-// spawnBudget is a token bucket for new workers; only the dispatcher
-// uses it.
-type spawnBudget struct {
-	tokens, burst, perSecond float64
-	last                     time.Time
-}
-
-func newSpawnBudget(now time.Time, burst int, perSecond float64) *spawnBudget {
-	return &spawnBudget{tokens: float64(burst), burst: float64(burst), perSecond: perSecond, last: now}
-}
-
-// take spends a token if one is left at now.
-func (b *spawnBudget) take(now time.Time) bool {
-	if d := now.Sub(b.last); d > 0 {
-		b.tokens = min(b.burst, b.tokens+d.Seconds()*b.perSecond)
-		b.last = now
-	}
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
+// newSpawnBudget is the token bucket for new workers: burst at once, then
+// perSecond.
+func newSpawnBudget(burst int, perSecond float64) *rate.Limiter {
+	return rate.NewLimiter(rate.Limit(perSecond), burst)
 }

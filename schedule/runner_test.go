@@ -441,7 +441,7 @@ func runInBackground(t *testing.T, o *Open, it Iterator) <-chan Stats {
 
 func TestSpawnBudget(t *testing.T) {
 	t0 := time.Unix(0, 0)
-	b := newSpawnBudget(t0, 3, 1000)
+	b := newSpawnBudget(3, 1000)
 	for i, step := range []struct {
 		at   time.Duration
 		want bool
@@ -451,7 +451,7 @@ func TestSpawnBudget(t *testing.T) {
 		{time.Hour, true}, {time.Hour, true}, {time.Hour, true}, {time.Hour, false}, // refilled to the burst, no more
 		{time.Hour - time.Second, false}, // a clock stepping back adds nothing
 	} {
-		if got := b.take(t0.Add(step.at)); got != step.want {
+		if got := b.AllowN(t0.Add(step.at), 1); got != step.want {
 			t.Fatalf("step %d: take at +%v = %v, want %v", i, step.at, got, step.want)
 		}
 	}

@@ -46,18 +46,26 @@ func rawServer(t *testing.T, serve func(net.Conn)) string {
 	return ln.Addr().String()
 }
 
-// echoLength answers every request on c with the length of its body.
-func echoLength(c net.Conn) {
+// answerEach answers every request on c with a 200 whose body respond
+// returns, until the client goes away.
+func answerEach(c net.Conn, respond func(*http.Request) string) {
 	br := bufio.NewReader(c)
 	for {
 		req, err := http.ReadRequest(br)
 		if err != nil {
 			return
 		}
-		n, _ := io.Copy(io.Discard, req.Body)
-		body := strconv.FormatInt(n, 10)
+		body := respond(req)
 		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(body), body)
 	}
+}
+
+// echoLength answers every request on c with the length of its body.
+func echoLength(c net.Conn) {
+	answerEach(c, func(req *http.Request) string {
+		n, _ := io.Copy(io.Discard, req.Body)
+		return strconv.FormatInt(n, 10)
+	})
 }
 
 // TestFastTransportExchanges runs the HTTP/1.1 client (fasthttp over
@@ -89,13 +97,7 @@ func TestFastTransportExchanges(t *testing.T) {
 		{name: "written-through body", serve: echoLength, body: 1 << 20, want: strconv.Itoa(1 << 20)},
 		// A body many reads long, most of them with no request pending.
 		{name: "large response", serve: func(c net.Conn) {
-			br := bufio.NewReader(c)
-			for {
-				if _, err := http.ReadRequest(br); err != nil {
-					return
-				}
-				fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", 1<<20, strings.Repeat("z", 1<<20))
-			}
+			answerEach(c, func(*http.Request) string { return strings.Repeat("z", 1<<20) })
 		}, want: strings.Repeat("z", 1<<20)},
 		{name: "no answer", serve: func(c net.Conn) { io.Copy(io.Discard, c) }, reason: exporter.ReasonTimeout, timeout: 200 * time.Millisecond},
 		{name: "closed without answer", serve: func(c net.Conn) {
@@ -311,14 +313,10 @@ func TestIdleConnectionsRetire(t *testing.T) {
 	defer func(d time.Duration) { idleConn = d }(idleConn)
 	idleConn = 300 * time.Millisecond
 	addr := rawServer(t, func(c net.Conn) {
-		br := bufio.NewReader(c)
-		for {
-			if _, err := http.ReadRequest(br); err != nil {
-				return
-			}
+		answerEach(c, func(*http.Request) string {
 			time.Sleep(20 * time.Millisecond) // the server's work
-			io.WriteString(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
-		}
+			return "ok"
+		})
 	})
 	tr := newFastTransport(addr, false, nil, 100, 5*time.Second)
 	defer tr.close()

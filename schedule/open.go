@@ -137,9 +137,9 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 		budget   = newSpawnBudget(spawnBurst, spawnPerCPU*float64(runtime.GOMAXPROCS(0)))
 	)
 	rec := o.Recorder
-	// hand gives a to the last parked worker, or else queues it; it
-	// returns the queue's length, or false when the queue is full.
-	hand := func(a Arrival) (int, bool) {
+	// hand gives a to the last parked worker, or else queues it
+	// (queued); ok is false when the queue is full.
+	hand := func(a Arrival) (queued, ok bool) {
 		mu.Lock()
 		if n := len(parked); n > 0 {
 			w := parked[n-1]
@@ -147,14 +147,14 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 			parked = parked[:n-1]
 			mu.Unlock()
 			w <- a // room for one: never blocks
-			return 0, true
+			return false, true
 		}
 		defer mu.Unlock()
 		select {
 		case queue <- a:
-			return len(queue), true
+			return true, true
 		default:
-			return 0, false
+			return false, false
 		}
 	}
 	// next waits for a worker's next arrival; false means exit: stopping,
@@ -193,9 +193,8 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 			return <-w, true
 		}
 	}
-	// worker runs first (when given, else the next arrival) and then
-	// every arrival it gets.
-	worker := func(first Arrival, given bool) {
+	// worker runs first and then every arrival it gets.
+	worker := func(a Arrival) {
 		defer wg.Done()
 		// The idle timer is not reset per iteration (a timer update per
 		// request is measurable at 20k/s): when it fires, the worker exits
@@ -203,12 +202,6 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 		idle := time.NewTimer(idleWorker)
 		defer idle.Stop()
 		w := make(chan Arrival, 1)
-		a, ok := first, given
-		if !ok {
-			if a, ok = next(w, idle, time.Now()); !ok {
-				return
-			}
-		}
 		for {
 			// An arrival dispatched early (Batch) is measured from its
 			// actual start: latency must never be understated.
@@ -224,25 +217,32 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 			if rec != nil {
 				rec.InFlight(n)
 			}
+			var ok bool
 			if a, ok = next(w, idle, now); !ok {
 				return
 			}
 		}
 	}
-
-	// grow adds workers for queued arrivals, at the budget's pace (the
+	spawn := func(a Arrival) {
+		live.Add(1)
+		wg.Add(1)
+		go worker(a)
+	}
+	// grow starts workers for queued arrivals, at the budget's pace (the
 	// first one free when there is none): a burst of arrivals must not
 	// spend the CPU on new goroutines and connections instead of
 	// finishing requests.
-	grow := func(queued int) {
+	grow := func() {
 		now := time.Now()
-		for i := range queued {
-			if (i > 0 || live.Load() != 0) && !budget.AllowN(now, 1) {
+		for {
+			mu.Lock()
+			if len(queue) == 0 || (live.Load() != 0 && !budget.AllowN(now, 1)) {
+				mu.Unlock()
 				return
 			}
-			live.Add(1)
-			wg.Add(1)
-			go worker(Arrival{}, false)
+			a := <-queue
+			mu.Unlock()
+			spawn(a)
 		}
 	}
 
@@ -295,8 +295,8 @@ dispatch:
 			case <-deadline:
 				break dispatch
 			}
-			if n := len(queue); n > 0 {
-				grow(n)
+			if len(queue) > 0 {
+				grow()
 			}
 			wait = time.Until(intended)
 		}
@@ -312,11 +312,9 @@ dispatch:
 		}
 		stats.Started++
 		if queued, ok := hand(a); !ok {
-			live.Add(1)
-			wg.Add(1)
-			go worker(a, true)
-		} else if queued > 0 {
-			grow(1)
+			spawn(a)
+		} else if queued {
+			grow()
 		}
 	}
 

@@ -457,6 +457,34 @@ func TestSpawnBudget(t *testing.T) {
 	}
 }
 
+func TestSpawnGate(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	ms := time.Millisecond
+	var cpu time.Duration
+	g := newSpawnGate(1, func() time.Duration { return cpu })
+	for i, step := range []struct {
+		at, late, cpu time.Duration
+		want          bool
+	}{
+		{0, 0, 0, true},                            // idle since the start
+		{ms, 0, 950 * time.Microsecond, false},     // 95 % of the last ms: busy
+		{1500 * time.Microsecond, 0, ms, false},    // under spawnRetry since the last look: unchanged
+		{2 * ms, 0, 1100 * time.Microsecond, true}, // 15 % of the last ms
+		// A stop of 30 ms: the dispatcher wakes late, the gate closes, and
+		// the stop does not count as idle time in the next window.
+		{32 * ms, 30 * ms, 1200 * time.Microsecond, false},
+		{33 * ms, 0, 2150 * time.Microsecond, false}, // 95 % since the late look
+		{35 * ms, 0, 2250 * time.Microsecond, true},
+		{35 * ms, 2 * ms, 2250 * time.Microsecond, false}, // late closes at once
+	} {
+		cpu = step.cpu
+		g.look(t0.Add(step.at), step.late)
+		if g.open != step.want {
+			t.Fatalf("step %d: look at +%v (late %v, cpu %v): open %v, want %v", i, step.at, step.late, step.cpu, g.open, step.want)
+		}
+	}
+}
+
 // TestOpenQueueOverflow: the queue for workers has bounded room whatever
 // max_in_flight says; arrivals that find it full get workers of their own,
 // so none waits unbounded and none is dropped under the bound.

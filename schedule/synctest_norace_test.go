@@ -67,7 +67,7 @@ func TestOpenBoundsWorkerGrowth(t *testing.T) {
 		p = append(p, 10*time.Second)
 		it := &capIterator{work: 5 * time.Second}
 		rec := &recOpen{}
-		o := &Open{Pacer: p, MaxInFlight: 1000, Grace: time.Hour, Recorder: rec}
+		o := &Open{Pacer: p, MaxInFlight: 1000, Grace: time.Hour, Recorder: rec, cpuClock: idleCPU}
 		start := time.Now()
 		done := runInBackground(t, o, it)
 		synctest.Wait()
@@ -93,4 +93,48 @@ func TestOpenBoundsWorkerGrowth(t *testing.T) {
 			t.Errorf("the run took %v", time.Since(start))
 		}
 	})
+}
+
+// idleCPU is a process CPU clock that never advances: the spawn gate
+// stays open.
+func idleCPU() time.Duration { return 0 }
+
+// TestOpenSpawnGate: while the process uses all its CPU, arrivals wait
+// for the workers there are rather than get new ones; with CPU to spare,
+// workers come at the budget's pace. Either way none is dropped.
+func TestOpenSpawnGate(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		// cpu maps the fake clock's elapsed time to process CPU time.
+		cpu       func(elapsed time.Duration) time.Duration
+		wantMost  int64 // running after 100 ms
+		wantLeast int64
+	}{
+		{"busy", func(e time.Duration) time.Duration { return e * time.Duration(runtime.GOMAXPROCS(0)) }, spawnBurst + 1, spawnBurst + 1},
+		{"idle", func(time.Duration) time.Duration { return 0 }, 50, spawnBurst + 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				p := listPacer{}
+				for range 50 {
+					p = append(p, 0)
+				}
+				p = append(p, 10*time.Second)
+				it := &capIterator{work: time.Second}
+				start := time.Now()
+				o := &Open{Pacer: p, MaxInFlight: 1000, Grace: time.Hour, cpuClock: func() time.Duration { return tt.cpu(time.Since(start)) }}
+				done := runInBackground(t, o, it)
+				time.Sleep(100 * time.Millisecond)
+				synctest.Wait()
+				// The first look has the whole process life as its window,
+				// so the burst starts either way.
+				if n := it.running.Load(); n < tt.wantLeast || n > tt.wantMost {
+					t.Errorf("%d running after 100 ms, want %d–%d", n, tt.wantLeast, tt.wantMost)
+				}
+				if st := <-done; st.Started != uint64(len(p)) || st.Dropped != 0 {
+					t.Errorf("stats %+v, want all %d started, none dropped", st, len(p))
+				}
+			})
+		})
+	}
 }

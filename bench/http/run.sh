@@ -37,7 +37,7 @@ read -r -a RATES <<<"${BENCH_RATES-1000 5000 10000 20000}"
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() {
-	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${PIDS[@]}"; do kill -CONT "$p" 2>/dev/null; kill "$p" 2>/dev/null || true; done
 	[ -f "$WORK/nginx.pid" ] && kill "$(cat "$WORK/nginx.pid" 2>/dev/null)" 2>/dev/null || true
 	rm -rf "$WORK"
 }

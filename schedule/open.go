@@ -8,9 +8,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"golang.org/x/sys/unix"
-	"golang.org/x/time/rate"
 )
 
 // Arrival is one scheduled start of an iteration.
@@ -62,9 +59,9 @@ type Open struct {
 	// 0 starts every arrival at its intended time exactly.
 	Batch time.Duration
 
-	// cpuClock, when set, replaces the process CPU clock the spawn gate
-	// reads (tests on a fake clock).
-	cpuClock func() time.Duration
+	// probe, when set, replaces what the spawn gate reads of the process
+	// (tests on a fake clock).
+	probe loadProbe
 }
 
 // DefaultBatch is the Batch generators use: a few milliseconds of
@@ -141,7 +138,7 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 		stopIdle = make(chan struct{})
 		live     atomic.Int64 // workers running
 		budget   = newSpawnBudget(spawnBurst, spawnPerCPU*float64(runtime.GOMAXPROCS(0)))
-		gate     = newSpawnGate(runtime.GOMAXPROCS(0), o.cpuClock)
+		gate     = newSpawnGate(runtime.GOMAXPROCS(0), o.probe)
 	)
 	rec := o.Recorder
 	// hand gives a to the last parked worker, or else queues it
@@ -344,78 +341,4 @@ dispatch:
 	cancelWork()
 	<-done
 	return stats, nil
-}
-
-// newSpawnBudget is the token bucket for new workers: burst at once, then
-// perSecond.
-func newSpawnBudget(burst int, perSecond float64) *rate.Limiter {
-	return rate.NewLimiter(rate.Limit(perSecond), burst)
-}
-
-// cpuBusy is the share of GOMAXPROCS' CPU time above which the process
-// counts as short of CPU.
-const cpuBusy = 0.9
-
-// spawnGate lets new workers start only while the process has CPU to
-// spare. When it has none, more workers cannot finish requests sooner:
-// each costs a goroutine and a connection (a plain Go client measured
-// here 50 µs of CPU a dial to nginx on loopback, and 37–49 µs a request
-// when cycling over 500 connections, where loadd spends about 15 on a
-// few warm ones), so they slow the workers already there, and a backlog
-// that would have drained grows into max_in_flight.
-// Measured at 20k/s against nginx on loopback (loadd pinned to one CPU,
-// five SIGSTOP stops a second apart, runs interleaved): with 20 ms stops,
-// 172–855 dropped iterations in four runs without the gate, 0 in four
-// with it; with 30 ms stops, 1,588 and 2,750 against 0 and 223. A slow
-// target leaves the CPU idle, so workers for it still come at the
-// budget's pace (50 ms target at 5,000/s: mean schedule lag over the
-// first 6 s 1.4 ms, against 1.8 ms before). Where loadd shares its CPUs
-// with the target and other work, it seldom reaches 90 % of GOMAXPROCS,
-// and the gate seldom closes.
-type spawnGate struct {
-	procs float64
-	cpu   func() time.Duration
-	at    time.Time // last sample
-	cpuAt time.Duration
-	// open is the verdict of the last sample.
-	open bool
-}
-
-func newSpawnGate(procs int, cpu func() time.Duration) *spawnGate {
-	if cpu == nil {
-		cpu = processCPU
-	}
-	return &spawnGate{procs: float64(procs), cpu: cpu, open: true}
-}
-
-// look samples the CPU clock, at most once per spawnRetry. late is how far
-// behind its schedule the dispatcher runs: a dispatcher more than
-// spawnRetry late is itself short of CPU (or the process was stopped),
-// so the gate closes, and the next window starts there, so that a stop
-// does not pass for idle time.
-func (g *spawnGate) look(now time.Time, late time.Duration) {
-	d := now.Sub(g.at)
-	if late > spawnRetry {
-		g.open = false
-		if d >= spawnRetry {
-			g.at, g.cpuAt = now, g.cpu()
-		}
-		return
-	}
-	if d < spawnRetry {
-		return
-	}
-	c := g.cpu()
-	g.open = float64(c-g.cpuAt) < cpuBusy*g.procs*float64(d)
-	g.at, g.cpuAt = now, c
-}
-
-// processCPU is the CPU time the process has used, all threads; 0 if the
-// clock cannot be read (the gate then stays open).
-func processCPU() time.Duration {
-	var ts unix.Timespec
-	if err := unix.ClockGettime(unix.CLOCK_PROCESS_CPUTIME_ID, &ts); err != nil {
-		return 0
-	}
-	return time.Duration(ts.Nano())
 }

@@ -457,31 +457,71 @@ func TestSpawnBudget(t *testing.T) {
 	}
 }
 
+// fakeProbe is a loadProbe on given values.
+type fakeProbe struct {
+	cpuTime func() time.Duration
+	slow    float64
+}
+
+func (f *fakeProbe) cpu() time.Duration { return f.cpuTime() }
+func (f *fakeProbe) slowShare() float64 { return f.slow }
+
 func TestSpawnGate(t *testing.T) {
 	t0 := time.Unix(1000, 0)
 	ms := time.Millisecond
 	var cpu time.Duration
-	g := newSpawnGate(1, func() time.Duration { return cpu })
+	p := &fakeProbe{cpuTime: func() time.Duration { return cpu }}
+	g := newSpawnGate(1, p)
 	for i, step := range []struct {
 		at, late, cpu time.Duration
+		slow          float64
 		want          bool
 	}{
-		{0, 0, 0, true},                            // idle since the start
-		{ms, 0, 950 * time.Microsecond, false},     // 95 % of the last ms: busy
-		{1500 * time.Microsecond, 0, ms, false},    // under spawnRetry since the last look: unchanged
-		{2 * ms, 0, 1100 * time.Microsecond, true}, // 15 % of the last ms
+		{0, 0, 0, 0, true},                                     // idle since the start
+		{ms, 0, 950 * time.Microsecond, 0, false},              // 95 % of the last ms: busy
+		{1500 * time.Microsecond, 0, ms, 0, false},             // under spawnRetry since the last look: unchanged
+		{2 * ms, 0, 1100 * time.Microsecond, 0, true},          // 15 % of the last ms
+		{3 * ms, 0, 1200 * time.Microsecond, slowWakes, false}, // CPU to spare, but goroutines wait for one
+		{4 * ms, 0, 1300 * time.Microsecond, 0.1, true},        // few slow wake-ups
 		// A stop of 30 ms: the dispatcher wakes late, the gate closes, and
 		// the stop does not count as idle time in the next window.
-		{32 * ms, 30 * ms, 1200 * time.Microsecond, false},
-		{33 * ms, 0, 2150 * time.Microsecond, false}, // 95 % since the late look
-		{35 * ms, 0, 2250 * time.Microsecond, true},
-		{35 * ms, 2 * ms, 2250 * time.Microsecond, false}, // late closes at once
+		{34 * ms, 30 * ms, 1400 * time.Microsecond, 0, false},
+		{35 * ms, 0, 2350 * time.Microsecond, 0, false}, // 95 % since the late look
+		{37 * ms, 0, 2450 * time.Microsecond, 0, true},
+		{37 * ms, 2 * ms, 2450 * time.Microsecond, 0, false}, // late closes at once
 	} {
-		cpu = step.cpu
+		cpu, p.slow = step.cpu, step.slow
 		g.look(t0.Add(step.at), step.late)
 		if g.open != step.want {
-			t.Fatalf("step %d: look at +%v (late %v, cpu %v): open %v, want %v", i, step.at, step.late, step.cpu, g.open, step.want)
+			t.Fatalf("step %d: look at +%v (late %v, cpu %v, slow wake-ups %.2f): open %v, want %v", i, step.at, step.late, step.cpu, step.slow, g.open, step.want)
 		}
+	}
+}
+
+// TestRuntimeProbe: the process CPU clock advances with work done, and
+// goroutines that queue behind each other for one CPU show as slow
+// wake-ups, enough to close the gate.
+func TestRuntimeProbe(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	var r runtimeProbe
+	r.slowShare() // the history so far
+	c0 := r.cpu()
+	spin := func() {
+		for end := time.Now().Add(time.Millisecond); time.Now().Before(end); {
+		}
+	}
+	// The runtime times one goroutine start in 8 (at random): with 100,
+	// the chance that none is timed is 2 in a million.
+	var wg sync.WaitGroup
+	for range 100 {
+		wg.Go(spin)
+	}
+	wg.Wait()
+	if c := r.cpu(); c-c0 < 80*time.Millisecond {
+		t.Errorf("process CPU clock advanced %v over 100 × 1 ms of spinning", c-c0)
+	}
+	if s := r.slowShare(); s < slowWakes || s > 1 {
+		t.Errorf("slow wake-ups %.3f after 100 goroutines queued for one CPU, want a share of at least %.2f", s, slowWakes)
 	}
 }
 

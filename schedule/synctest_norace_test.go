@@ -67,7 +67,7 @@ func TestOpenBoundsWorkerGrowth(t *testing.T) {
 		p = append(p, 10*time.Second)
 		it := &capIterator{work: 5 * time.Second}
 		rec := &recOpen{}
-		o := &Open{Pacer: p, MaxInFlight: 1000, Grace: time.Hour, Recorder: rec, cpuClock: idleCPU}
+		o := &Open{Pacer: p, MaxInFlight: 1000, Grace: time.Hour, Recorder: rec, probe: idle}
 		start := time.Now()
 		done := runInBackground(t, o, it)
 		synctest.Wait()
@@ -95,9 +95,8 @@ func TestOpenBoundsWorkerGrowth(t *testing.T) {
 	})
 }
 
-// idleCPU is a process CPU clock that never advances: the spawn gate
-// stays open.
-func idleCPU() time.Duration { return 0 }
+// idle is a process that never uses CPU: the spawn gate stays open.
+var idle = &fakeProbe{cpuTime: func() time.Duration { return 0 }}
 
 // TestOpenSpawnGate: while the process uses all its CPU, arrivals wait
 // for the workers there are rather than get new ones; with CPU to spare,
@@ -122,7 +121,7 @@ func TestOpenSpawnGate(t *testing.T) {
 				p = append(p, 10*time.Second)
 				it := &capIterator{work: time.Second}
 				start := time.Now()
-				o := &Open{Pacer: p, MaxInFlight: 1000, Grace: time.Hour, cpuClock: func() time.Duration { return tt.cpu(time.Since(start)) }}
+				o := &Open{Pacer: p, MaxInFlight: 1000, Grace: time.Hour, probe: &fakeProbe{cpuTime: func() time.Duration { return tt.cpu(time.Since(start)) }}}
 				done := runInBackground(t, o, it)
 				time.Sleep(100 * time.Millisecond)
 				synctest.Wait()

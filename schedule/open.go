@@ -89,9 +89,10 @@ const idleWorker = 5 * time.Second
 // meanwhile, measured from its intended start (so the wait shows as
 // schedule lag and latency, never hidden). Without the bound, a stall
 // at 20k/s turned every late arrival into a new goroutine and connection
-// (about 40 µs each on loopback), the CPU went on those instead of
-// reading responses, and the pile-up ran into max_in_flight: 2,000–4,000
-// drops in the first second, none with the bound.
+// (a dial alone is about 50 µs of CPU on loopback), the CPU went on
+// those instead of reading responses, and the pile-up ran into
+// max_in_flight: 2,000–4,000 drops in the first second, none with the
+// bound.
 const (
 	spawnBurst  = 4
 	spawnPerCPU = 2000.0

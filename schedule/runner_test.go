@@ -65,7 +65,7 @@ func TestOpenStartsOnSchedule(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		it := &recIterator{work: 30 * time.Millisecond}
 		rec := &recOpen{}
-		o := &Open{Pacer: Constant{PerSecond: 100}, MaxInFlight: 100, Duration: time.Second, Recorder: rec}
+		o := &Open{Pacer: Constant{PerSecond: 100}, MaxInFlight: 100, Duration: time.Second, Recorder: rec, probe: idleProbe}
 		start := time.Now()
 		st, err := o.Run(context.Background(), it)
 		if err != nil {
@@ -94,7 +94,7 @@ func TestOpenDropsOverMaxInFlight(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		// Each iteration takes 1 s; at 100/s with room for 10, 90 % must drop.
 		it := &recIterator{work: time.Second}
-		o := &Open{Pacer: Constant{PerSecond: 100}, MaxInFlight: 10, Duration: 2 * time.Second, Grace: 5 * time.Second}
+		o := &Open{Pacer: Constant{PerSecond: 100}, MaxInFlight: 10, Duration: 2 * time.Second, Grace: 5 * time.Second, probe: idleProbe}
 		st, _ := o.Run(context.Background(), it)
 		if st.Started+st.Dropped != 200 {
 			t.Fatalf("started+dropped = %d, want every one of 200 arrivals accounted", st.Started+st.Dropped)
@@ -111,7 +111,7 @@ func TestOpenDropsOverMaxInFlight(t *testing.T) {
 func TestOpenGraceThenCancel(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		it := &recIterator{work: 10 * time.Second}
-		o := &Open{Pacer: Constant{PerSecond: 10}, MaxInFlight: 100, Grace: time.Second}
+		o := &Open{Pacer: Constant{PerSecond: 10}, MaxInFlight: 100, Grace: time.Second, probe: idleProbe}
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(time.Second, cancel)
 		start := time.Now()
@@ -129,7 +129,7 @@ func TestOpenStopsWhenShapeEnds(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		it := &recIterator{}
 		p := Stages{From: 0, Stages: []Stage{{Duration: time.Second, To: 100}, {Duration: time.Second, To: 0}}}
-		st, _ := (&Open{Pacer: p, MaxInFlight: 10}).Run(context.Background(), it)
+		st, _ := (&Open{Pacer: p, MaxInFlight: 10, probe: idleProbe}).Run(context.Background(), it)
 		if st.Started != 100 {
 			t.Errorf("started %d, want 100 (area of the triangle)", st.Started)
 		}
@@ -277,7 +277,7 @@ func TestOpenCapacity(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				it := &capIterator{work: tt.work}
 				rec := &recOpen{}
-				o := &Open{Pacer: Constant{PerSecond: tt.rate}, MaxInFlight: tt.maxInFlight, Duration: 2 * time.Second, Grace: time.Hour, Recorder: rec}
+				o := &Open{Pacer: Constant{PerSecond: tt.rate}, MaxInFlight: tt.maxInFlight, Duration: 2 * time.Second, Grace: time.Hour, Recorder: rec, probe: idleProbe}
 				st, err := o.Run(context.Background(), it)
 				if err != nil {
 					t.Fatal(err)
@@ -308,7 +308,7 @@ func TestOpenCapacity(t *testing.T) {
 func TestOpenCancelAccountsEveryArrival(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		it := &capIterator{work: 45 * time.Millisecond}
-		o := &Open{Pacer: Constant{PerSecond: 100}, MaxInFlight: 3}
+		o := &Open{Pacer: Constant{PerSecond: 100}, MaxInFlight: 3, probe: idleProbe}
 		ctx, cancel := context.WithCancel(context.Background())
 		time.AfterFunc(1005*time.Millisecond, cancel)
 		st, _ := o.Run(ctx, it)
@@ -330,7 +330,7 @@ func BenchmarkOpenRunner(b *testing.B) {
 	for _, rate := range []float64{1000, 20000, 100000} {
 		b.Run(fmt.Sprintf("%.0f/s", rate), func(b *testing.B) {
 			for b.Loop() {
-				o := &Open{Pacer: Constant{PerSecond: rate}, MaxInFlight: 1000, Duration: time.Second, Recorder: &recOpen{}}
+				o := &Open{Pacer: Constant{PerSecond: rate}, MaxInFlight: 1000, Duration: time.Second, Recorder: &recOpen{}, probe: idleProbe}
 				cpu0 := cpuTime(b)
 				st, err := o.Run(context.Background(), yieldIterator{})
 				if err != nil {
@@ -363,7 +363,7 @@ func cpuTime(b *testing.B) time.Duration {
 func TestOpenBatchesWakeUps(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		it := &recIterator{}
-		o := &Open{Pacer: Constant{PerSecond: 1000}, MaxInFlight: 100, Duration: time.Second, Batch: 5 * time.Millisecond}
+		o := &Open{Pacer: Constant{PerSecond: 1000}, MaxInFlight: 100, Duration: time.Second, Batch: 5 * time.Millisecond, probe: idleProbe}
 		start := time.Now()
 		st, _ := o.Run(context.Background(), it)
 		if st.Started != 1000 {
@@ -396,7 +396,7 @@ func TestOpenBatchesWakeUps(t *testing.T) {
 func TestOpenBatchBound(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		it := &recIterator{}
-		o := &Open{Pacer: Constant{PerSecond: 20000}, MaxInFlight: 1000, Duration: 100 * time.Millisecond, Batch: 10 * time.Millisecond}
+		o := &Open{Pacer: Constant{PerSecond: 20000}, MaxInFlight: 1000, Duration: 100 * time.Millisecond, Batch: 10 * time.Millisecond, probe: idleProbe}
 		if st, _ := o.Run(context.Background(), it); st.Started != 2000 {
 			t.Fatalf("started %d, want 2000", st.Started)
 		}
@@ -465,6 +465,11 @@ type fakeProbe struct {
 
 func (f *fakeProbe) cpu() time.Duration { return f.cpuTime() }
 func (f *fakeProbe) slowShare() float64 { return f.slow }
+
+// idleProbe is a process that never uses CPU: the spawn gate stays open.
+// Tests on synctest's fake clock use it, since the real probe would set
+// real CPU time and real scheduling waits against fake time.
+var idleProbe = &fakeProbe{cpuTime: func() time.Duration { return 0 }}
 
 func TestSpawnGate(t *testing.T) {
 	t0 := time.Unix(1000, 0)
@@ -537,7 +542,7 @@ func TestOpenQueueOverflow(t *testing.T) {
 		}
 		it := &capIterator{work: 5 * time.Second}
 		// A bound no queue could be allocated for.
-		done := runInBackground(t, &Open{Pacer: p, MaxInFlight: 1 << 50, Grace: time.Hour}, it)
+		done := runInBackground(t, &Open{Pacer: p, MaxInFlight: 1 << 50, Grace: time.Hour, probe: idleProbe}, it)
 		synctest.Wait()
 		if got, least, most := it.running.Load(), int64(n-maxQueued), int64(n-maxQueued+spawnBurst+1); got < least || got > most {
 			t.Errorf("%d running after a burst of %d, want %d–%d (the queue holds %d)", got, n, least, most, maxQueued)

@@ -1,7 +1,6 @@
 package schedule
 
 import (
-	"math"
 	"runtime/metrics"
 	"time"
 
@@ -129,8 +128,8 @@ func (r *runtimeProbe) slowShare() float64 {
 		n := c - r.last[i]
 		r.last[i] = c
 		all += n
-		// Buckets[i] is bucket i's lower bound.
-		if lo := h.Buckets[i]; !math.IsInf(lo, -1) && lo >= slowWake.Seconds() {
+		// Buckets[i] is bucket i's lower bound (-Inf for the first).
+		if h.Buckets[i] >= slowWake.Seconds() {
 			slow += n
 		}
 	}

@@ -31,7 +31,7 @@ func TestOpenIdleWorkersExit(t *testing.T) {
 			p = append(p, time.Duration(s)*time.Second)
 		}
 		it := &recIterator{work: 500 * time.Millisecond}
-		o := &Open{Pacer: p, MaxInFlight: 50, Duration: 40 * time.Second}
+		o := &Open{Pacer: p, MaxInFlight: 50, Duration: 40 * time.Second, probe: idleProbe}
 		base := runtime.NumGoroutine()
 		done := runInBackground(t, o, it)
 		time.Sleep(250 * time.Millisecond)
@@ -67,7 +67,7 @@ func TestOpenBoundsWorkerGrowth(t *testing.T) {
 		p = append(p, 10*time.Second)
 		it := &capIterator{work: 5 * time.Second}
 		rec := &recOpen{}
-		o := &Open{Pacer: p, MaxInFlight: 1000, Grace: time.Hour, Recorder: rec, probe: idle}
+		o := &Open{Pacer: p, MaxInFlight: 1000, Grace: time.Hour, Recorder: rec, probe: idleProbe}
 		start := time.Now()
 		done := runInBackground(t, o, it)
 		synctest.Wait()
@@ -94,9 +94,6 @@ func TestOpenBoundsWorkerGrowth(t *testing.T) {
 		}
 	})
 }
-
-// idle is a process that never uses CPU: the spawn gate stays open.
-var idle = &fakeProbe{cpuTime: func() time.Duration { return 0 }}
 
 // TestOpenSpawnGate: while the process uses all its CPU, arrivals wait
 // for the workers there are rather than get new ones; with CPU to spare,

@@ -152,18 +152,28 @@ EOF
 }
 
 
+# start_loadd CONFIG CPUS: starts loadd pinned to CPUS and waits until it
+# serves; sets LOADD_PID and LOADD_METRICS (its /metrics URL).
+start_loadd() {
+	local mport
+	mport=$(freeport)
+	taskset -c "$2" "$WORK/loadd" run --config.file="$1" --web.listen-address="127.0.0.1:$mport" --log.level=warn &
+	LOADD_PID=$!
+	PIDS+=($LOADD_PID)
+	LOADD_METRICS="http://127.0.0.1:$mport/metrics"
+	WaitListen "127.0.0.1:$mport"
+}
+
+# stop_loadd: stops the loadd start_loadd started, letting it finish.
+stop_loadd() { kill -TERM "$LOADD_PID"; wait "$LOADD_PID" 2>/dev/null || true; }
+
 # run_loadd RATE-or-empty SECS: prints the measure line.
 run_loadd() {
 	loadd_config "$1" >"$WORK/loadd.yaml"
-	local mport
-	mport=$(freeport)
-	taskset -c 0 "$WORK/loadd" run --config.file="$WORK/loadd.yaml" --web.listen-address="127.0.0.1:$mport" --log.level=warn &
-	local pid=$!
-	PIDS+=($pid)
-	WaitListen "127.0.0.1:$mport"
+	start_loadd "$WORK/loadd.yaml" 0
 	local out
-	out=$(measure "$pid" "$2" "http://127.0.0.1:$mport/metrics")
-	kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+	out=$(measure "$LOADD_PID" "$2" "$LOADD_METRICS")
+	stop_loadd
 	echo "$out"
 }
 
@@ -280,29 +290,22 @@ printf '\n== stall recovery: loadd at 20000/s, stopped (SIGSTOP) for 20 ms five 
 # CPU 0 as above, and on CPUs 0 and 1, sharing CPU 1 with nginx.
 loadd_config 20000 >"$WORK/stall.yaml"
 for cpus in 0 0,1; do
-	mport=$(freeport)
-	taskset -c "$cpus" "$WORK/loadd" run --config.file="$WORK/stall.yaml" --web.listen-address=127.0.0.1:$mport --log.level=warn &
-	pid=$!
-	PIDS+=($pid)
-	WaitListen "127.0.0.1:$mport"
+	start_loadd "$WORK/stall.yaml" "$cpus"
 	sleep 3
-	d0=$(dropped "http://127.0.0.1:$mport/metrics")
-	for _ in 1 2 3 4 5; do kill -STOP "$pid"; sleep 0.02; kill -CONT "$pid"; sleep 1; done
-	d1=$(dropped "http://127.0.0.1:$mport/metrics")
-	kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+	d0=$(dropped "$LOADD_METRICS")
+	for _ in 1 2 3 4 5; do kill -STOP "$LOADD_PID"; sleep 0.02; kill -CONT "$LOADD_PID"; sleep 1; done
+	d1=$(dropped "$LOADD_METRICS")
+	stop_loadd
 	printf 'loadd on CPU %-4s dropped iterations: %d (target 0)\n' "$cpus" $((d1 - d0))
 done
 
 if [ -n "$slow_location" ]; then
 	printf '\n== latency accuracy: nginx answers /slow after a fixed 50 ms; loadd at 1000/s for %ds ==\n' "$SECS"
-	mport=$(freeport)
 	BENCH_PATH=/slow BENCH_MAX_IN_FLIGHT=1000 loadd_config 1000 >"$WORK/slow.yaml"
-	taskset -c 0 "$WORK/loadd" run --config.file="$WORK/slow.yaml" --web.listen-address=127.0.0.1:$mport --log.level=warn &
-	pid=$!
-	PIDS+=($pid)
+	start_loadd "$WORK/slow.yaml" 0
 	sleep "$((SECS + 2))"
-	curl -fs "http://127.0.0.1:$mport/metrics" >"$WORK/slow.prom"
-	kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
+	curl -fs "$LOADD_METRICS" >"$WORK/slow.prom"
+	stop_loadd
 	awk '/^loadd_request_duration_seconds_sum\{/ {s=$2} /^loadd_request_duration_seconds_count\{/ {c=$2}
 		/^loadd_schedule_lag_seconds_sum\{/ {ls=$2} /^loadd_schedule_lag_seconds_count\{/ {lc=$2}
 		END { if (c > 0) printf "requests %d, mean latency %.2f ms (target 50 ms: off by %+.2f ms), mean schedule lag %.3f ms\n", c, s/c*1000, s/c*1000-50, (lc>0 ? ls/lc*1000 : 0) }' "$WORK/slow.prom"

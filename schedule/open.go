@@ -3,7 +3,6 @@ package schedule
 import (
 	"context"
 	"errors"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -138,8 +137,7 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 		queue    = make(chan Arrival, min(o.MaxInFlight, maxQueued))
 		stopIdle = make(chan struct{})
 		live     atomic.Int64 // workers running
-		budget   = newSpawnBudget(spawnBurst, spawnPerCPU*float64(runtime.GOMAXPROCS(0)))
-		gate     = newSpawnGate(runtime.GOMAXPROCS(0), o.probe)
+		gate     = newSpawnGate(o.probe)
 	)
 	rec := o.Recorder
 	// hand gives a to the last parked worker, or else queues it
@@ -240,7 +238,7 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 	grow := func(now time.Time) {
 		for {
 			mu.Lock()
-			if len(queue) == 0 || (live.Load() != 0 && (!gate.open || !budget.AllowN(now, 1))) {
+			if len(queue) == 0 || (live.Load() != 0 && !gate.allow(now)) {
 				mu.Unlock()
 				return
 			}

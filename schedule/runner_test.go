@@ -457,14 +457,16 @@ func TestSpawnBudget(t *testing.T) {
 	}
 }
 
-// fakeProbe is a loadProbe on given values.
+// fakeProbe is a loadProbe on given values, with n CPUs (1 if unset).
 type fakeProbe struct {
 	cpuTime func() time.Duration
 	slow    float64
+	n       int
 }
 
 func (f *fakeProbe) cpu() time.Duration { return f.cpuTime() }
 func (f *fakeProbe) slowShare() float64 { return f.slow }
+func (f *fakeProbe) procs() int         { return max(f.n, 1) }
 
 // idleProbe is a process that never uses CPU: the spawn gate stays open.
 // Tests on synctest's fake clock use it, since the real probe would set
@@ -476,30 +478,40 @@ func TestSpawnGate(t *testing.T) {
 	ms := time.Millisecond
 	var cpu time.Duration
 	p := &fakeProbe{cpuTime: func() time.Duration { return cpu }}
-	g := newSpawnGate(1, p)
+	g := newSpawnGate(p)
 	for i, step := range []struct {
 		at, late, cpu time.Duration
 		slow          float64
+		procs         int
 		want          bool
 	}{
-		{0, 0, 0, 0, true},                                     // idle since the start
-		{ms, 0, 950 * time.Microsecond, 0, false},              // 95 % of the last ms: busy
-		{1500 * time.Microsecond, 0, ms, 0, false},             // under spawnRetry since the last look: unchanged
-		{2 * ms, 0, 1100 * time.Microsecond, 0, true},          // 15 % of the last ms
-		{3 * ms, 0, 1200 * time.Microsecond, slowWakes, false}, // CPU to spare, but goroutines wait for one
-		{4 * ms, 0, 1300 * time.Microsecond, 0.1, true},        // few slow wake-ups
+		{0, 0, 0, 0, 1, true},                                     // idle since the start
+		{ms, 0, 950 * time.Microsecond, 0, 1, false},              // 95 % of the last ms: busy
+		{1500 * time.Microsecond, 0, ms, 0, 1, false},             // under spawnRetry since the last look: unchanged
+		{2 * ms, 0, 1100 * time.Microsecond, 0, 1, true},          // 15 % of the last ms
+		{3 * ms, 0, 1200 * time.Microsecond, slowWakes, 1, false}, // CPU to spare, but goroutines wait for one
+		{4 * ms, 0, 1300 * time.Microsecond, 0.1, 1, true},        // few slow wake-ups
 		// A stop of 30 ms: the dispatcher wakes late, the gate closes, and
 		// the stop does not count as idle time in the next window.
-		{34 * ms, 30 * ms, 1400 * time.Microsecond, 0, false},
-		{35 * ms, 0, 2350 * time.Microsecond, 0, false}, // 95 % since the late look
-		{37 * ms, 0, 2450 * time.Microsecond, 0, true},
-		{37 * ms, 2 * ms, 2450 * time.Microsecond, 0, false}, // late closes at once
+		{34 * ms, 30 * ms, 1400 * time.Microsecond, 0, 1, false},
+		{35 * ms, 0, 2350 * time.Microsecond, 0, 1, false}, // 95 % since the late look
+		{37 * ms, 0, 2450 * time.Microsecond, 0, 1, true},
+		{37 * ms, 2 * ms, 2450 * time.Microsecond, 0, 1, false}, // late closes at once
+		// GOMAXPROCS follows a container's CPU limit: the same use (95 %
+		// of one CPU) leaves the gate open with two, and closes it with
+		// one again.
+		{39 * ms, 0, 4350 * time.Microsecond, 0, 2, true},
+		{41 * ms, 0, 6250 * time.Microsecond, 0, 1, false},
 	} {
-		cpu, p.slow = step.cpu, step.slow
+		cpu, p.slow, p.n = step.cpu, step.slow, step.procs
 		g.look(t0.Add(step.at), step.late)
 		if g.open != step.want {
-			t.Fatalf("step %d: look at +%v (late %v, cpu %v, slow wake-ups %.2f): open %v, want %v", i, step.at, step.late, step.cpu, step.slow, g.open, step.want)
+			t.Fatalf("step %d: look at +%v (late %v, cpu %v, slow wake-ups %.2f, %d CPUs): open %v, want %v", i, step.at, step.late, step.cpu, step.slow, step.procs, g.open, step.want)
 		}
+	}
+	// The budget follows too: the last look set it back to one CPU's.
+	if got := float64(g.budget.Limit()); got != spawnPerCPU {
+		t.Errorf("budget %v workers a second after GOMAXPROCS went back to 1, want %v", got, spawnPerCPU)
 	}
 }
 

@@ -1,6 +1,7 @@
 package schedule
 
 import (
+	"runtime"
 	"runtime/metrics"
 	"time"
 
@@ -48,10 +49,11 @@ const (
 // come at the budget's pace (50 ms target at 5,000/s: mean schedule lag
 // over the first 6 s 1.83 ms, against 1.98 ms before the gate).
 type spawnGate struct {
-	procs float64
-	probe loadProbe
-	at    time.Time // last sample
-	cpuAt time.Duration
+	procs  int // GOMAXPROCS at the last sample
+	probe  loadProbe
+	budget *rate.Limiter
+	at     time.Time // last sample
+	cpuAt  time.Duration
 	// open is the verdict of the last sample.
 	open bool
 }
@@ -63,13 +65,25 @@ type loadProbe interface {
 	// slowShare is the share of goroutine wake-ups since the last call
 	// that waited slowWake or longer for a CPU.
 	slowShare() float64
+	// procs is GOMAXPROCS, which the runtime changes when a container's
+	// CPU limit changes.
+	procs() int
 }
 
-func newSpawnGate(procs int, p loadProbe) *spawnGate {
+// newSpawnGate returns an open gate on p (the real process if nil), with
+// a budget of spawnBurst at once, then spawnPerCPU a second per CPU.
+func newSpawnGate(p loadProbe) *spawnGate {
 	if p == nil {
 		p = &runtimeProbe{}
 	}
-	return &spawnGate{procs: float64(procs), probe: p, open: true}
+	n := p.procs()
+	return &spawnGate{procs: n, probe: p, budget: newSpawnBudget(spawnBurst, spawnPerCPU*float64(n)), open: true}
+}
+
+// allow reports whether a new worker may start at now, taking it from
+// the budget if so.
+func (g *spawnGate) allow(now time.Time) bool {
+	return g.open && g.budget.AllowN(now, 1)
 }
 
 // look samples the probe, at most once per spawnRetry. late is how far
@@ -90,8 +104,12 @@ func (g *spawnGate) look(now time.Time, late time.Duration) {
 	if d < spawnRetry {
 		return
 	}
+	if n := g.probe.procs(); n != g.procs {
+		g.procs = n
+		g.budget.SetLimitAt(now, rate.Limit(spawnPerCPU*float64(n)))
+	}
 	c, slow := g.probe.cpu(), g.probe.slowShare()
-	g.open = float64(c-g.cpuAt) < cpuBusy*g.procs*float64(d) && slow < slowWakes
+	g.open = float64(c-g.cpuAt) < cpuBusy*float64(g.procs)*float64(d) && slow < slowWakes
 	g.at, g.cpuAt = now, c
 }
 
@@ -101,6 +119,8 @@ type runtimeProbe struct {
 	wait []metrics.Sample
 	last []uint64 // the histogram's counts at the last call
 }
+
+func (*runtimeProbe) procs() int { return runtime.GOMAXPROCS(0) }
 
 // cpu returns 0 if the clock cannot be read (the CPU sign then stays off).
 func (*runtimeProbe) cpu() time.Duration {

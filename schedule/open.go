@@ -55,6 +55,8 @@ type Open struct {
 	// context switch, which dominates CPU per request at 1k/s). An arrival
 	// started early is measured from its actual start, so latency is never
 	// understated; rates over any window longer than Batch are unchanged.
+	// With Batch set, the dispatcher also aims its wake-ups wakeEarly
+	// ahead, since timers may fire that late.
 	// 0 starts every arrival at its intended time exactly.
 	Batch time.Duration
 
@@ -75,6 +77,20 @@ const DefaultBatch = 10 * time.Millisecond
 // of 12 pairs at 5k, 10k and 20k/s (at 5k/s 276–433 µs against 525–901),
 // and CPU per request was lower in 7 of them and higher in 4.
 const batchMax = 16
+
+// wakeEarly is how far ahead of the arrival it sleeps for the dispatcher
+// aims to wake, when Batch allows early starts. While the process waits
+// for network events, Go's timers fire only at whole milliseconds (the
+// runtime's epoll_wait takes its timeout in ms, rounded up), so a
+// dispatcher that aimed at the arrival itself woke up to 1 ms late, and
+// that lateness was schedule lag and latency. Aiming 1 ms early, the
+// arrival starts up to 1 ms early instead, measured from its actual
+// start. Measured against nginx (loadd on one CPU, 5 s windows, 3 rounds
+// interleaved with the code that aimed at the arrival): mean schedule lag
+// at 20k/s 17–76 µs against 301–381, mean latency 301–483 µs against
+// 554–806; at 1k/s lag 7–13 µs against 80–97; CPU per request level
+// within the noise.
+const wakeEarly = time.Millisecond
 
 // ErrInvalidOpen is returned for an Open with no pacer or a bad bound.
 var ErrInvalidOpen = errors.New("open model needs a pacer and max_in_flight > 0")
@@ -264,6 +280,10 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 	// A batch never takes more than a quarter of the in-flight bound, so
 	// batching alone cannot cause drops.
 	maxBatch := min(batchMax, max(1, o.MaxInFlight/4))
+	var early time.Duration // how far ahead of an arrival the dispatcher wakes
+	if o.Batch > 0 {
+		early = min(o.Batch, wakeEarly)
+	}
 	batched := 0
 dispatch:
 	for n := uint64(0); ; n++ {
@@ -277,19 +297,22 @@ dispatch:
 			wait = 0 // within this wake-up's batch
 			batched++
 		} else {
-			batched = 1 // the first of a batch starts on time
+			batched = 1 // the first of a batch starts on time, or up to early before
 		}
 		if wait <= 0 && ctx.Err() != nil {
 			break
 		}
-		for wait > 0 {
+		// The first of a batch waits until early before it is due, and
+		// for one sleep at least, however short: the batch before it has
+		// had its wake-up.
+		for slept := false; wait > early || (wait > 0 && !slept); slept = true {
 			// Arrivals queued with no worker free keep the budget
 			// checked while the dispatcher sleeps.
-			d := wait
-			var slept time.Time
+			d := max(wait-early, time.Nanosecond)
+			var sleptAt time.Time
 			if len(queue) > 0 {
 				d = min(d, spawnRetry)
-				slept = time.Now()
+				sleptAt = time.Now()
 			}
 			sleep.Reset(d)
 			select {
@@ -301,7 +324,7 @@ dispatch:
 			}
 			if len(queue) > 0 { // it was before the sleep too: only the dispatcher adds
 				now := time.Now()
-				gate.look(now, now.Sub(slept)-d)
+				gate.look(now, now.Sub(sleptAt)-d)
 				grow(now)
 			}
 			wait = time.Until(intended)

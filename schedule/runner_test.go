@@ -391,6 +391,42 @@ func TestOpenBatchesWakeUps(t *testing.T) {
 	})
 }
 
+// TestOpenWakesEarly: with Batch, the dispatcher aims its wake-ups
+// wakeEarly ahead of the arrival (real timers may fire that late), and
+// the arrival is measured from its actual start; without Batch it starts
+// exactly when due.
+func TestOpenWakesEarly(t *testing.T) {
+	for _, tt := range []struct {
+		batch, early time.Duration
+	}{
+		{5 * time.Millisecond, wakeEarly},
+		{wakeEarly / 2, wakeEarly / 2}, // never more than Batch
+		{0, 0},
+	} {
+		t.Run(tt.batch.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				it := &recIterator{}
+				// 10 ms apart: every arrival is a batch of its own.
+				o := &Open{Pacer: Constant{PerSecond: 100}, MaxInFlight: 10, Duration: time.Second, Batch: tt.batch, probe: idleProbe}
+				start := time.Now()
+				if st, _ := o.Run(context.Background(), it); st.Started != 100 {
+					t.Fatalf("started %d, want 100", st.Started)
+				}
+				for i, s := range it.starts {
+					due := start.Add(time.Duration(i) * 10 * time.Millisecond)
+					want := due.Add(-tt.early)
+					if i == 0 {
+						want = due // the first is due at once
+					}
+					if !s.Equal(want) || it.intended[i].After(s) {
+						t.Fatalf("arrival %d started at +%v, measured from +%v; want a start at +%v (due +%v)", i, s.Sub(start), it.intended[i].Sub(start), want.Sub(start), due.Sub(start))
+					}
+				}
+			})
+		})
+	}
+}
+
 // TestOpenBatchBound: at a rate where the Batch window holds hundreds of
 // arrivals, a wake-up starts batchMax of them, no more.
 func TestOpenBatchBound(t *testing.T) {

@@ -85,11 +85,11 @@ const batchMax = 16
 // dispatcher that aimed at the arrival itself woke up to 1 ms late, and
 // that lateness was schedule lag and latency. Aiming 1 ms early, the
 // arrival starts up to 1 ms early instead, measured from its actual
-// start. Measured against nginx (loadd on one CPU, 5 s windows, 3 rounds
+// start. Measured against nginx (loadd on one CPU, 5 s windows, rounds
 // interleaved with the code that aimed at the arrival): mean schedule lag
-// at 20k/s 17–76 µs against 301–381, mean latency 301–483 µs against
-// 554–806; at 1k/s lag 7–13 µs against 80–97; CPU per request level
-// within the noise.
+// at 20k/s 40–249 µs against 308–486, mean latency 368–759 µs against
+// 628–795; at 5k/s lag 2–24 µs against 143–144; at 1k/s 2–18 µs against
+// 72–92; CPU per request level within the noise.
 const wakeEarly = time.Millisecond
 
 // ErrInvalidOpen is returned for an Open with no pacer or a bad bound.

@@ -103,26 +103,32 @@ taskset -c 1 nginx -c "$WORK/nginx.conf" -p "$WORK" &
 PIDS+=($!)
 for _ in $(seq 100); do curl -fs "http://127.0.0.1:$port/status" >/dev/null 2>&1 && break; sleep 0.1; done
 URL="http://127.0.0.1:$port/"
+NGINX_WORKER=$(pgrep -P "${PIDS[0]}" | head -n1)
 
 served() { curl -fs "http://127.0.0.1:$port/status" | awk 'NR==3 {print $3}'; }
 cputicks() { awk '{print $14+$15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# sleeps PID: how often the process has gone to sleep (voluntary context
+# switches). nginx's count tells the maximum rate's two modes apart: in
+# the slow one it sleeps between requests, and every request has to wake it.
+sleeps() { awk '/^voluntary_ctxt_switches/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 # measure PID SECONDS [METRICS-URL]: prints "requests cpu_seconds
-# peak_rss_kb window_seconds", and for loadd (METRICS-URL given) the
-# iterations it dropped during the warm-up and during the window; excluding the status requests themselves (2 per window).
+# peak_rss_kb window_seconds warm-up_drops window_drops nginx_cpu_seconds
+# nginx_sleeps" (the drops from loadd's METRICS-URL, 0 without it); the
+# requests exclude the status requests themselves (2 per window).
 # The window is timed, not assumed: the status requests and /proc reads add
 # to the sleep, and a rate divided by SECS would read high.
 measure() {
 	local pid=$1 secs=$2 metrics=${3:-}
 	sleep 2 # warm-up: connections, JIT-free but page cache and buffers
-	local r0 c0 r1 c1 hwm t0 t1 d0=0 d1=0
+	local r0 c0 r1 c1 hwm t0 t1 d0=0 d1=0 n0 n1 s0 s1
 	[ -n "$metrics" ] && d0=$(dropped "$metrics")
-	r0=$(served); t0=$(date +%s.%N); c0=$(cputicks "$pid")
+	r0=$(served); t0=$(date +%s.%N); c0=$(cputicks "$pid"); n0=$(cputicks "$NGINX_WORKER"); s0=$(sleeps "$NGINX_WORKER")
 	sleep "$secs"
-	r1=$(served); t1=$(date +%s.%N); c1=$(cputicks "$pid"); hwm=$(hwm_kb "$pid")
+	r1=$(served); t1=$(date +%s.%N); c1=$(cputicks "$pid"); n1=$(cputicks "$NGINX_WORKER"); s1=$(sleeps "$NGINX_WORKER"); hwm=$(hwm_kb "$pid")
 	[ -n "$metrics" ] && d1=$(dropped "$metrics")
-	echo "$((r1 - r0 - 1)) $(echo "scale=4; ($c1 - $c0) / $CLK" | bc) $hwm $(echo "$t1 - $t0" | bc) $d0 $((d1 - d0))"
+	echo "$((r1 - r0 - 1)) $(echo "scale=4; ($c1 - $c0) / $CLK" | bc) $hwm $(echo "$t1 - $t0" | bc) $d0 $((d1 - d0)) $(echo "scale=4; ($n1 - $n0) / $CLK" | bc) $((s1 - s0))"
 }
 
 # dropped URL: loadd's count of dropped iterations, read from its /metrics.
@@ -219,18 +225,14 @@ ratio() { echo "scale=2; $1 / $2" | bc; }
 
 # step NAME [RATE]: one measured step, its line recorded under NAME.
 step() {
-	local a b c d
 	case $1 in
 	wrk) record wrk "$(run_wrk "$SECS")" ;;
 	fortio) record fortio "$(run_fortio 0 "$SECS" false)" ;;
 	fortio-u-*) record "$1" "$(run_fortio "$2" "$SECS" true)" ;;
 	fortio-b-*) record "$1" "$(run_fortio "$2" "$SECS" false)" ;;
-	loadd*)
-		read -r a b c d _ < <(run_loadd "${2:-}" "$SECS")
-		record "$1" "$a $b $c $d"
-		;;
+	loadd*) record "$1" "$(run_loadd "${2:-}" "$SECS")" ;;
 	esac
-	tail -n1 "$WORK/res/$1" | awk -v n="$1" '{ printf "  %-14s %8.0f req/s %6.1f µs/req\n", n, $1 / $4, $2 * 1e6 / $1 }'
+	tail -n1 "$WORK/res/$1" | awk -v n="$1" '{ printf "  %-14s %8.0f req/s %6.1f µs/req   nginx %5.1f µs/req, %4.0f sleeps per 1,000\n", n, $1 / $4, $2 * 1e6 / $1, $7 * 1e6 / $1, $8 * 1000 / $1 }'
 }
 
 # rotated R STEP...: the steps in an order rotated by R, so that no tool
@@ -281,7 +283,7 @@ printf '\n== accuracy: loadd at 20000/s for %ds, counted by nginx ==\n' "$ACC_SE
 # with max_connections: 128, which keeps a stall of the target (or of this
 # VM) from turning into a storm of new connections.
 for conns in "" 128; do
-	read -r a b c d warm window < <(BENCH_MAX_CONNECTIONS=$conns run_loadd 20000 "$ACC_SECS")
+	read -r a b c d warm window _ < <(BENCH_MAX_CONNECTIONS=$conns run_loadd 20000 "$ACC_SECS")
 	acc=$(echo "scale=1; $a / $d" | bc)
 	printf '%-20s achieved %s req/s (%+.2f %% of 20000; target within 0.5 %%); dropped iterations: %s in the window (target 0), %s in the 2 s warm-up; peak RSS %d MB (target < 64)\n' \
 		"max_connections ${conns:-default}:" "$acc" "$(echo "($acc - 20000) / 200" | bc -l)" "$window" "$warm" $((c / 1024))

@@ -250,8 +250,11 @@ func (o *Open) Run(ctx context.Context, it Iterator) (Stats, error) {
 	// grow starts workers for queued arrivals, at the budget's pace and
 	// while the gate is open (the first one free when there is none): a
 	// burst of arrivals must not spend the CPU on new goroutines and
-	// connections instead of finishing requests.
-	grow := func(now time.Time) {
+	// connections instead of finishing requests. late is how far behind
+	// its schedule the dispatcher runs.
+	grow := func(late time.Duration) {
+		now := time.Now()
+		gate.look(now, late)
 		for {
 			mu.Lock()
 			if len(queue) == 0 || (live.Load() != 0 && !gate.allow(now)) {
@@ -323,9 +326,7 @@ dispatch:
 				break dispatch
 			}
 			if len(queue) > 0 { // it was before the sleep too: only the dispatcher adds
-				now := time.Now()
-				gate.look(now, now.Sub(sleptAt)-d)
-				grow(now)
+				grow(time.Since(sleptAt) - d)
 			}
 			wait = time.Until(intended)
 		}
@@ -343,9 +344,7 @@ dispatch:
 		if queued, ok := hand(a); !ok {
 			spawn(a)
 		} else if queued {
-			now := time.Now()
-			gate.look(now, now.Sub(intended))
-			grow(now)
+			grow(time.Since(intended))
 		}
 	}
 

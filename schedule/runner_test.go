@@ -330,7 +330,7 @@ func BenchmarkOpenRunner(b *testing.B) {
 	for _, rate := range []float64{1000, 20000, 100000} {
 		b.Run(fmt.Sprintf("%.0f/s", rate), func(b *testing.B) {
 			for b.Loop() {
-				o := &Open{Pacer: Constant{PerSecond: rate}, MaxInFlight: 1000, Duration: time.Second, Recorder: &recOpen{}, probe: idleProbe}
+				o := &Open{Pacer: Constant{PerSecond: rate}, MaxInFlight: 1000, Duration: time.Second, Recorder: &recOpen{}}
 				cpu0 := cpuTime(b)
 				st, err := o.Run(context.Background(), yieldIterator{})
 				if err != nil {
@@ -475,19 +475,30 @@ func runInBackground(t *testing.T, o *Open, it Iterator) <-chan Stats {
 	return done
 }
 
+// TestSpawnBudget: an open gate lets spawnBurst workers start at once,
+// then one per 1/spawnPerCPU (on one CPU), refills to the burst and no
+// further, and gains nothing from a clock stepping back.
 func TestSpawnBudget(t *testing.T) {
 	t0 := time.Unix(0, 0)
-	b := newSpawnBudget(3, 1000)
-	for i, step := range []struct {
+	g := newSpawnGate(idleProbe)
+	every := time.Duration(float64(time.Second) / spawnPerCPU)
+	type take struct {
 		at   time.Duration
 		want bool
-	}{
-		{0, true}, {0, true}, {0, true}, {0, false}, // the burst, then empty
-		{500 * time.Microsecond, false}, {time.Millisecond, true}, {time.Millisecond, false}, // 1 a ms
-		{time.Hour, true}, {time.Hour, true}, {time.Hour, true}, {time.Hour, false}, // refilled to the burst, no more
-		{time.Hour - time.Second, false}, // a clock stepping back adds nothing
-	} {
-		if got := b.AllowN(t0.Add(step.at), 1); got != step.want {
+	}
+	burst := func(at time.Duration) []take { // the burst, then empty
+		var s []take
+		for range spawnBurst {
+			s = append(s, take{at, true})
+		}
+		return append(s, take{at, false})
+	}
+	steps := burst(0)
+	steps = append(steps, take{every / 2, false}, take{every, true}, take{every, false}) // one per 1/spawnPerCPU
+	steps = append(steps, burst(time.Hour)...)                                           // refilled to the burst, no more
+	steps = append(steps, take{time.Hour - time.Second, false})                          // a clock stepping back adds nothing
+	for i, step := range steps {
+		if got := g.allow(t0.Add(step.at)); got != step.want {
 			t.Fatalf("step %d: take at +%v = %v, want %v", i, step.at, got, step.want)
 		}
 	}

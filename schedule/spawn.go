@@ -9,12 +9,6 @@ import (
 	"golang.org/x/time/rate"
 )
 
-// newSpawnBudget is the token bucket for new workers: burst at once, then
-// perSecond.
-func newSpawnBudget(burst int, perSecond float64) *rate.Limiter {
-	return rate.NewLimiter(rate.Limit(perSecond), burst)
-}
-
 const (
 	// cpuBusy is the share of GOMAXPROCS' CPU time above which the
 	// process counts as short of CPU.
@@ -77,7 +71,7 @@ func newSpawnGate(p loadProbe) *spawnGate {
 		p = &runtimeProbe{}
 	}
 	n := p.procs()
-	return &spawnGate{procs: n, probe: p, budget: newSpawnBudget(spawnBurst, spawnPerCPU*float64(n)), open: true}
+	return &spawnGate{procs: n, probe: p, budget: rate.NewLimiter(rate.Limit(spawnPerCPU*float64(n)), spawnBurst), open: true}
 }
 
 // allow reports whether a new worker may start at now, taking it from
@@ -93,15 +87,8 @@ func (g *spawnGate) allow(now time.Time) bool {
 // does not pass for idle time.
 func (g *spawnGate) look(now time.Time, late time.Duration) {
 	d := now.Sub(g.at)
-	if late > spawnRetry {
-		g.open = false
-		if d >= spawnRetry {
-			g.at, g.cpuAt = now, g.probe.cpu()
-			g.probe.slowShare()
-		}
-		return
-	}
 	if d < spawnRetry {
+		g.open = g.open && late <= spawnRetry
 		return
 	}
 	if n := g.probe.procs(); n != g.procs {
@@ -109,7 +96,7 @@ func (g *spawnGate) look(now time.Time, late time.Duration) {
 		g.budget.SetLimitAt(now, rate.Limit(spawnPerCPU*float64(n)))
 	}
 	c, slow := g.probe.cpu(), g.probe.slowShare()
-	g.open = float64(c-g.cpuAt) < cpuBusy*float64(g.procs)*float64(d) && slow < slowWakes
+	g.open = late <= spawnRetry && float64(c-g.cpuAt) < cpuBusy*float64(g.procs)*float64(d) && slow < slowWakes
 	g.at, g.cpuAt = now, c
 }
 

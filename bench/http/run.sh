@@ -291,17 +291,16 @@ done
 
 printf '\n== stall recovery: loadd at 20000/s, stopped (SIGSTOP) for 20 ms (and the time sleep takes to start) five times, 1 s apart ==\n'
 # A stop of 20 ms leaves 400 arrivals late, under max_in_flight: a runner
-# that recovers without making things worse drops none of them. (Starting
-# sleep adds a few ms: the stops measured here lasted 26–32 ms, 500–650
-# arrivals; a stop that lasts 50 ms fills max_in_flight: 1000, so the
-# longest is printed.) Pinned to
-# CPU 0 as above, and on CPUs 0 and 1, sharing CPU 1 with nginx.
+# that recovers without making things worse drops none of them. Starting
+# sleep adds a few ms (the stops measured here lasted 26–34 ms), and a stop
+# of 50 ms fills max_in_flight: 1000 by itself, so the longest is printed.
+# Pinned to CPU 0 as above, and on CPUs 0 and 1, sharing CPU 1 with nginx.
 loadd_config 20000 >"$WORK/stall.yaml"
 for cpus in 0 0,1; do
 	start_loadd "$WORK/stall.yaml" "$cpus"
 	sleep 3
 	d0=$(dropped "$LOADD_METRICS")
-	longest=0 # µs, the stops as they happened (starting sleep takes some ms too)
+	longest=0 # µs
 	for _ in 1 2 3 4 5; do
 		t0=${EPOCHREALTIME/./}
 		kill -STOP "$LOADD_PID"; sleep 0.02; kill -CONT "$LOADD_PID"

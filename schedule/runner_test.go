@@ -207,23 +207,28 @@ func TestClosedSpawnsAndThinks(t *testing.T) {
 	})
 }
 
-// seqUser is a user without think time whose steps never block; it
-// appends its index to a shared log and stops the run after limit steps.
-type seqUser struct {
-	idx   int
-	mu    *sync.Mutex
-	log   *[]int
+// turnLog records which user stepped, in order, and stops the run after
+// limit steps.
+type turnLog struct {
+	mu    sync.Mutex
+	order []int
 	limit int
 	stop  context.CancelFunc
 }
 
+// seqUser is a user without think time whose steps never block.
+type seqUser struct {
+	idx int
+	log *turnLog
+}
+
 func (u seqUser) Step(context.Context) time.Duration {
-	u.mu.Lock()
-	*u.log = append(*u.log, u.idx)
-	if len(*u.log) >= u.limit {
-		u.stop()
+	l := u.log
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.order = append(l.order, u.idx); len(l.order) >= l.limit {
+		l.stop()
 	}
-	u.mu.Unlock()
 	return 0
 }
 func (seqUser) Close() {}
@@ -235,20 +240,18 @@ func TestClosedZeroThinkTakesTurns(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var (
-		mu  sync.Mutex
-		log []int
-	)
-	const users, limit = 3, 300
+	const users = 3
+	turns := &turnLog{limit: 300, stop: cancel}
 	c := &Closed{
 		Users: users, SpawnRate: 1e6, Classes: []Class{{"a", 1}},
-		NewUser: func(_, idx int) User { return seqUser{idx: idx, mu: &mu, log: &log, limit: limit, stop: cancel} },
+		NewUser: func(_, idx int) User { return seqUser{idx: idx, log: turns} },
 	}
 	if err := c.Run(ctx); err != nil {
 		t.Fatal(err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
+	turns.mu.Lock()
+	defer turns.mu.Unlock()
+	log := turns.order
 	// From the first step of the last user to start, count the longest
 	// run of one user's steps.
 	first := 0

@@ -115,24 +115,32 @@ sleeps() { awk '/^voluntary_ctxt_switches/ {print $2}' "/proc/$1/status" 2>/dev/
 
 # measure PID SECONDS [METRICS-URL]: prints "requests cpu_seconds
 # peak_rss_kb window_seconds warm-up_drops window_drops nginx_cpu_seconds
-# nginx_sleeps" (the drops from loadd's METRICS-URL, 0 without it); the
-# requests exclude the status requests themselves (2 per window).
+# nginx_sleeps window_late" (the drops and late starts from loadd's
+# METRICS-URL, 0 without it); the requests exclude the status requests
+# themselves (2 per window).
 # The window is timed, not assumed: the status requests and /proc reads add
 # to the sleep, and a rate divided by SECS would read high.
 measure() {
 	local pid=$1 secs=$2 metrics=${3:-}
 	sleep 2 # warm-up: connections, JIT-free but page cache and buffers
-	local r0 c0 r1 c1 hwm t0 t1 d0=0 d1=0 n0 n1 s0 s1
-	[ -n "$metrics" ] && d0=$(dropped "$metrics")
+	local r0 c0 r1 c1 hwm t0 t1 d0=0 d1=0 l0=0 l1=0 n0 n1 s0 s1
+	[ -n "$metrics" ] && read -r d0 l0 < <(dropped_late "$metrics")
 	r0=$(served); t0=$(date +%s.%N); c0=$(cputicks "$pid"); n0=$(cputicks "$NGINX_WORKER"); s0=$(sleeps "$NGINX_WORKER")
 	sleep "$secs"
 	r1=$(served); t1=$(date +%s.%N); c1=$(cputicks "$pid"); n1=$(cputicks "$NGINX_WORKER"); s1=$(sleeps "$NGINX_WORKER"); hwm=$(hwm_kb "$pid")
-	[ -n "$metrics" ] && d1=$(dropped "$metrics")
-	echo "$((r1 - r0 - 1)) $(echo "scale=4; ($c1 - $c0) / $CLK" | bc) $hwm $(echo "$t1 - $t0" | bc) $d0 $((d1 - d0)) $(echo "scale=4; ($n1 - $n0) / $CLK" | bc) $((s1 - s0))"
+	[ -n "$metrics" ] && read -r d1 l1 < <(dropped_late "$metrics")
+	echo "$((r1 - r0 - 1)) $(echo "scale=4; ($c1 - $c0) / $CLK" | bc) $hwm $(echo "$t1 - $t0" | bc) $d0 $((d1 - d0)) $(echo "scale=4; ($n1 - $n0) / $CLK" | bc) $((s1 - s0)) $((l1 - l0))"
 }
 
-# dropped URL: loadd's count of dropped iterations, read from its /metrics.
-dropped() { curl -fs "$1" | awk '/^loadd_iterations_dropped_total\{/ {s+=$2} END {print s+0}'; }
+# dropped_late URL: "dropped late", the dropped iterations and the arrivals
+# that started over 50 ms after their intended time (a stall of loadd or
+# of the VM shows there), read from loadd's /metrics in one scrape.
+dropped_late() {
+	curl -fs "$1" | awk '/^loadd_iterations_dropped_total\{/ {d+=$2}
+		/^loadd_schedule_lag_seconds_bucket\{/ && /le="0.05"/ {b+=$2}
+		/^loadd_schedule_lag_seconds_count\{/ {c+=$2}
+		END {printf "%d %d\n", d, c - b}'
+}
 
 loadd_config() { # rate-or-empty
 	local shape
@@ -283,10 +291,10 @@ printf '\n== accuracy: loadd at 20000/s for %ds, counted by nginx ==\n' "$ACC_SE
 # with max_connections: 128, which keeps a stall of the target (or of this
 # VM) from turning into a storm of new connections.
 for conns in "" 128; do
-	read -r a b c d warm window _ < <(BENCH_MAX_CONNECTIONS=$conns run_loadd 20000 "$ACC_SECS")
+	read -r a b c d warm window _ _ late < <(BENCH_MAX_CONNECTIONS=$conns run_loadd 20000 "$ACC_SECS")
 	acc=$(echo "scale=1; $a / $d" | bc)
-	printf '%-20s achieved %s req/s (%+.2f %% of 20000; target within 0.5 %%); dropped iterations: %s in the window (target 0), %s in the 2 s warm-up; peak RSS %d MB (target < 64)\n' \
-		"max_connections ${conns:-default}:" "$acc" "$(echo "($acc - 20000) / 200" | bc -l)" "$window" "$warm" $((c / 1024))
+	printf '%-20s achieved %s req/s (%+.2f %% of 20000; target within 0.5 %%); dropped iterations: %s in the window (target 0), %s in the 2 s warm-up; started over 50 ms late: %s; peak RSS %d MB (target < 64)\n' \
+		"max_connections ${conns:-default}:" "$acc" "$(echo "($acc - 20000) / 200" | bc -l)" "$window" "$warm" "$late" $((c / 1024))
 done
 
 printf '\n== stall recovery: loadd at 20000/s, stopped (SIGSTOP) for 20 ms (and the time sleep takes to start) five times, 1 s apart ==\n'
@@ -299,7 +307,7 @@ loadd_config 20000 >"$WORK/stall.yaml"
 for cpus in 0 0,1; do
 	start_loadd "$WORK/stall.yaml" "$cpus"
 	sleep 3
-	d0=$(dropped "$LOADD_METRICS")
+	read -r d0 l0 < <(dropped_late "$LOADD_METRICS")
 	longest=0 # µs
 	for _ in 1 2 3 4 5; do
 		t0=${EPOCHREALTIME/./}
@@ -308,9 +316,9 @@ for cpus in 0 0,1; do
 		longest=$((t1 - t0 > longest ? t1 - t0 : longest))
 		sleep 1
 	done
-	d1=$(dropped "$LOADD_METRICS")
+	read -r d1 l1 < <(dropped_late "$LOADD_METRICS")
 	stop_loadd
-	printf 'loadd on CPU %-4s dropped iterations: %d (target 0); the longest stop lasted %d ms\n' "$cpus" $((d1 - d0)) $((longest / 1000))
+	printf 'loadd on CPU %-4s dropped iterations: %d (target 0); the longest stop lasted %d ms; started over 50 ms late: %d\n' "$cpus" $((d1 - d0)) $((longest / 1000)) $((l1 - l0))
 done
 
 if [ -n "$slow_location" ]; then

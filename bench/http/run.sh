@@ -9,7 +9,8 @@
 # The machines are shared and noisy (the same binary varies by ±25 % from
 # one 10 s window to the next), so every measurement is repeated ROUNDS
 # times, the tools interleaved within each round, and the tables show
-# medians; the ratios are of medians.
+# medians. The ratios are given twice: of the medians, and round by round
+# (each round's loadd figure over the peer's from the same round).
 #
 # Fixed rates are compared with fortio in both of its pacings:
 #   -uniform        each connection's requests spread evenly over time,
@@ -230,6 +231,16 @@ spread() { # NAME: lowest–highest µs per request over rounds
 	awk '{ print $2 * 1e6 / $1 }' "$WORK/res/$1" | sort -g | awk '{ a[NR] = $1 } END { printf "%.1f–%.1f", a[1], a[NR] }'
 }
 ratio() { echo "scale=2; $1 / $2" | bc; }
+# paired NUM DEN FIELD: NUM's figure (rps or us) over DEN's, round by
+# round (the two were measured seconds apart, in the same state of the
+# machine), as "median (lowest–highest)". A slow spell of this VM lasts
+# minutes, so it can make one tool's median round and not the other's;
+# within one round it mostly touches both.
+paired() {
+	paste -d' ' "$WORK/res/$1" "$WORK/res/$2" |
+		awk -v f="$3" '{ n = NF / 2; a = (f == "rps") ? $1 / $4 : $2 / $1; b = (f == "rps") ? $(n + 1) / $(n + 4) : $(n + 2) / $(n + 1); print a / b }' |
+		sort -g | awk '{ a[NR] = $1 } END { printf "%.2f (%.2f–%.2f)", a[int((NR + 1) / 2)], a[1], a[NR] }'
+}
 
 # step NAME [RATE]: one measured step, its line recorded under NAME.
 step() {
@@ -268,8 +279,10 @@ printf '%-8s %10s %12s %10s\n' tool req/s "cpu µs/req" "peak MB"
 for t in wrk fortio loadd; do
 	printf '%-8s %10s %12s %10s\n' "$t" "$(median "$t" rps)" "$(median "$t" us)" "$(median "$t" mb)"
 done
-printf 'ratio loadd/fortio max req/s: %s   loadd/wrk: %s   (targets: ≥ 1, ≥ 0.85)\n' \
+printf 'ratio loadd/fortio max req/s: %s   loadd/wrk: %s   (targets: ≥ 1, ≥ 0.85), of the medians\n' \
 	"$(ratio "$(median loadd rps)" "$(median fortio rps)")" "$(ratio "$(median loadd rps)" "$(median wrk rps)")"
+printf '  round by round: loadd/fortio %s   loadd/wrk %s   (median, lowest–highest)\n' \
+	"$(paired loadd fortio rps)" "$(paired loadd wrk rps)"
 
 if [ "${#RATES[@]}" -gt 0 ]; then
 printf '\n== fixed rates: CPU µs per request (user+sys), achieved rate counted by nginx (median of %d) ==\n' "$ROUNDS"
@@ -279,7 +292,10 @@ for rate in "${RATES[@]}"; do
 	printf '%-7s %11s %12s %15s %15s %9s %12s %9s\n' "$rate" "$(median "loadd-$rate" rps)" "$lu" "$fu" "$fb" \
 		"$(ratio "$lu" "$fu")" "($(ratio "$lu" "$fb"))" "$(median "loadd-$rate" mb)"
 done
-echo "ratio-u = loadd ÷ fortio -uniform (targets: ≤ 0.5 at 1k/s, ≤ 0.8 above); ratio-b = loadd ÷ fortio's bursty default"
+echo "ratio-u = loadd ÷ fortio -uniform (targets: ≤ 0.5 at 1k/s, ≤ 0.8 above); ratio-b = loadd ÷ fortio's bursty default; of the medians"
+printf 'ratio-u round by round (median, lowest–highest):'
+for rate in "${RATES[@]}"; do printf ' %s: %s' "$rate" "$(paired "loadd-$rate" "fortio-u-$rate" us)"; done
+echo
 printf 'spread of loadd µs/req over rounds:'
 for rate in "${RATES[@]}"; do printf ' %s: %s' "$rate" "$(spread "loadd-$rate")"; done
 echo

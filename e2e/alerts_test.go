@@ -16,15 +16,7 @@ import (
 // both. Injecting faults on one route must page for exactly its SLA.
 func alertsConfig(addr string) string {
 	return fmt.Sprintf(`
-targets:
-  demo:
-    base_url: http://%s
-    auth: {kind: password, token_url: /auth/token, username: physician, password: physician-password}
-scenarios:
-  api:
-    kind: http
-    target: demo
-    rate: 40/s
+%s    rate: 40/s
     max_in_flight: 1000
     tasks:
       - {name: list_encounters, weight: 1, get: /encounters, query: {page: "1"}, capture: {ids: "$.items[*].id"}}
@@ -41,7 +33,7 @@ slas:
   - {scenario: api, task: view_encounter, latency: {p95: 150ms}}
   - {scenario: api, task: "*", latency: {p99: 2s}, error_ratio: 0.5%%}
   - {scenario: search, latency: {p95: 150ms}, error_ratio: 0.5%%}
-`, addr)
+`, demoAPI(addr))
 }
 
 // alertStack is everything TestAlertsEndToEnd runs, all on loopback.

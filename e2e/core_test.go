@@ -15,20 +15,12 @@ import (
 // open-model scenario at rate.
 func httpConfig(addr, rate string) string {
 	return fmt.Sprintf(`
-targets:
-  demo:
-    base_url: http://%s
-    auth: {kind: password, token_url: /auth/token, username: physician, password: physician-password}
-scenarios:
-  api:
-    kind: http
-    target: demo
-    rate: %s
+%s    rate: %s
     max_in_flight: 1000
     tasks:
       - {name: list_encounters, weight: 3, get: /encounters, query: {page: "1"}, capture: {ids: "$.items[*].id"}}
       - {name: view_encounter, weight: 1, get: "/encounters/{{ pick .ids }}"}
-`, addr, rate)
+`, demoAPI(addr), rate)
 }
 
 // TestHTTPLoadScrapedByPrometheus is the core end-to-end check: the real

@@ -455,3 +455,18 @@ func ReadLines(s string) []string {
 	}
 	return out
 }
+
+// demoAPI is the start of a config for the demo target at addr: the
+// target demo, logging in as physician, and an HTTP scenario api on it,
+// whose remaining keys the caller appends (indented by four spaces).
+func demoAPI(addr string) string {
+	return fmt.Sprintf(`targets:
+  demo:
+    base_url: http://%s
+    auth: {kind: password, token_url: /auth/token, username: physician, password: physician-password}
+scenarios:
+  api:
+    kind: http
+    target: demo
+`, addr)
+}

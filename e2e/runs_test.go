@@ -19,15 +19,7 @@ import (
 // schedule "soak" that fires at cron (stages: 2 s ramp, 2 s hold).
 func runsConfig(addr, cron string) string {
 	return fmt.Sprintf(`
-targets:
-  demo:
-    base_url: http://%s
-    auth: {kind: password, token_url: /auth/token, username: physician, password: physician-password}
-scenarios:
-  api:
-    kind: http
-    target: demo
-    rate: 40/s
+%s    rate: 40/s
     max_in_flight: 500
     tasks:
       - {name: list_encounters, weight: 1, get: /encounters}
@@ -35,7 +27,7 @@ schedules:
   soak: {cron: %q, stages: [{ramp: 2s, to: 2x}, {hold: 2s}], mode: add}
 slas:
   - {name: api-p95, scenario: api, task: "*", latency: {p95: 100ms}, error_ratio: 1%%}
-`, addr, cron)
+`, demoAPI(addr), cron)
 }
 
 type junit struct {

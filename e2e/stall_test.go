@@ -31,20 +31,12 @@ const (
 func TestStallRecovery(t *testing.T) {
 	target := DemoTarget(t)
 	cfg := WriteFile(t, "loadd.yaml", fmt.Sprintf(`
-targets:
-  demo:
-    base_url: http://%s
-    auth: {kind: password, token_url: /auth/token, username: physician, password: physician-password}
-scenarios:
-  api:
-    kind: http
-    target: demo
-    rate: %d/s
+%s    rate: %d/s
     stages: [{hold: %s}, {ramp: 1ms, to: 0}]
     max_in_flight: 1000
     tasks:
       - {name: dashboard, get: /dashboard/metrics}
-`, target.Addr, stallRate, stallHold))
+`, demoAPI(target.Addr), stallRate, stallHold))
 	// The arrivals the shape schedules, counted from the same pacer loadd
 	// builds from that config.
 	pacer := schedule.Stages{From: stallRate, Stages: []schedule.Stage{{Duration: stallHold, To: stallRate}, {Duration: time.Millisecond}}}

@@ -11,6 +11,7 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
+	"github.com/loadd/loadd/config"
 	"github.com/loadd/loadd/schedule"
 )
 
@@ -37,9 +38,13 @@ func TestStallRecovery(t *testing.T) {
     tasks:
       - {name: dashboard, get: /dashboard/metrics}
 `, demoAPI(target.Addr), stallRate, stallHold))
-	// The arrivals the shape schedules, counted from the same pacer loadd
-	// builds from that config.
-	pacer := schedule.Stages{From: stallRate, Stages: []schedule.Stage{{Duration: stallHold, To: stallRate}, {Duration: time.Millisecond}}}
+	// The arrivals the shape schedules, counted from the pacer loadd
+	// builds from that shape.
+	shape := schedule.ShapeConfig{Rate: stallRate, Stages: []schedule.StageConfig{
+		{Hold: config.Duration(stallHold)},
+		{Ramp: config.Duration(time.Millisecond), To: &schedule.StageTarget{}},
+	}}
+	pacer := shape.Pacer(1)
 	var want uint64
 	for _, ok := pacer.Arrival(0); ok; _, ok = pacer.Arrival(want) {
 		want++
@@ -66,7 +71,7 @@ func TestStallRecovery(t *testing.T) {
 
 	// The shape ends at rate 0: wait until every arrival has been decided
 	// and no request is in flight.
-	var fams = Scrape(t, loadd.Addr)
+	var fams map[string]*dto.MetricFamily
 	Eventually(t, 2*stallHold, func() error {
 		fams = Scrape(t, loadd.Addr)
 		n := Sum(fams, "loadd_schedule_lag_seconds", nil) + Sum(fams, "loadd_iterations_dropped_total", nil)
@@ -91,7 +96,13 @@ func TestStallRecovery(t *testing.T) {
 	// Each stop held back at least 30 arrivals, the first of them by the
 	// whole stop, so about 20 a stop started over 10 ms late. Without the
 	// stops, none do at this rate.
-	slow := func(hist string) float64 { return Sum(fams, hist, nil) - atMost(fams, hist, 0.01) }
+	slow := func(hist string) float64 {
+		atMost := bucketBelow(fams, hist, "api", 0.01)
+		if atMost < 0 {
+			t.Fatalf("%s has no 10 ms bucket", hist)
+		}
+		return Sum(fams, hist, nil) - atMost
+	}
 	late, slowReqs := slow("loadd_schedule_lag_seconds"), slow("loadd_request_duration_seconds")
 	if late < 30 {
 		t.Errorf("%v arrivals started over 10 ms late after three 30 ms stops, want at least 30: the stall is not measured", late)
@@ -120,18 +131,4 @@ func stopped(pid int) error {
 		}
 	}
 	return nil
-}
-
-// atMost adds up, over the series of histogram family name, how many
-// observations were at most le (le must be one of its bucket bounds).
-func atMost(fams map[string]*dto.MetricFamily, name string, le float64) float64 {
-	var n float64
-	for _, m := range fams[name].GetMetric() {
-		for _, b := range m.GetHistogram().GetBucket() {
-			if b.GetUpperBound() == le {
-				n += float64(b.GetCumulativeCount())
-			}
-		}
-	}
-	return n
 }

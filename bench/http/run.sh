@@ -221,14 +221,19 @@ run_wrk() { # secs
 # Results go to $WORK/res/NAME, one "requests cpu_s rss_kb window_s" line a round.
 mkdir -p "$WORK/res"
 record() { echo "$2" >>"$WORK/res/$1"; }
+# figures NAME FIELD: NAME's figure of each round, in round order: req/s
+# (rps), µs CPU per request (us) or peak RSS in MB (mb).
+figures() {
+	awk -v f="$2" '{ if (f == "rps") v = $1 / $4; else if (f == "us") v = $2 * 1e6 / $1; else v = $3 / 1024; print v }' "$WORK/res/$1"
+}
 # median NAME FIELD: over rounds, the median req/s (rps) or µs CPU per
 # request (us); for peak RSS in MB (mb), the largest.
 median() {
-	awk -v f="$2" '{ if (f == "rps") v = $1 / $4; else if (f == "us") v = $2 * 1e6 / $1; else v = $3 / 1024; print v }' "$WORK/res/$1" |
+	figures "$1" "$2" |
 		sort -g | awk -v f="$2" '{ a[NR] = $1 } END { if (f == "mb") printf "%.0f", a[NR]; else if (f == "rps") printf "%.0f", a[int((NR + 1) / 2)]; else printf "%.1f", a[int((NR + 1) / 2)] }'
 }
 spread() { # NAME: lowest–highest µs per request over rounds
-	awk '{ print $2 * 1e6 / $1 }' "$WORK/res/$1" | sort -g | awk '{ a[NR] = $1 } END { printf "%.1f–%.1f", a[1], a[NR] }'
+	figures "$1" us | sort -g | awk '{ a[NR] = $1 } END { printf "%.1f–%.1f", a[1], a[NR] }'
 }
 ratio() { echo "scale=2; $1 / $2" | bc; }
 # paired NUM DEN FIELD: NUM's figure (rps or us) over DEN's, round by
@@ -237,8 +242,7 @@ ratio() { echo "scale=2; $1 / $2" | bc; }
 # minutes, so it can make one tool's median round and not the other's;
 # within one round it mostly touches both.
 paired() {
-	paste -d' ' "$WORK/res/$1" "$WORK/res/$2" |
-		awk -v f="$3" '{ n = NF / 2; a = (f == "rps") ? $1 / $4 : $2 / $1; b = (f == "rps") ? $(n + 1) / $(n + 4) : $(n + 2) / $(n + 1); print a / b }' |
+	paste -d' ' <(figures "$1" "$3") <(figures "$2" "$3") | awk '{ print $1 / $2 }' |
 		sort -g | awk '{ a[NR] = $1 } END { printf "%.2f (%.2f–%.2f)", a[int((NR + 1) / 2)], a[1], a[NR] }'
 }
 

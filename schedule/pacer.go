@@ -16,6 +16,8 @@ type Pacer interface {
 	Arrival(n uint64) (at time.Duration, ok bool)
 	// Rate returns the intended arrival rate, per second, at offset t.
 	Rate(t time.Duration) float64
+	// Peak returns the highest rate, per second, at any offset.
+	Peak() float64
 }
 
 // maxOffset bounds every pacer so offsets never overflow time.Duration.
@@ -45,6 +47,9 @@ func (c Constant) Arrival(n uint64) (time.Duration, bool) {
 
 // Rate returns the constant rate.
 func (c Constant) Rate(time.Duration) float64 { return max(c.PerSecond, 0) }
+
+// Peak returns the constant rate.
+func (c Constant) Peak() float64 { return c.Rate(0) }
 
 // Stage is one segment of a Stages shape: the rate moves linearly from the
 // previous stage's end rate to To over Duration (To equal to the previous
@@ -77,6 +82,16 @@ func (s Stages) Rate(t time.Duration) float64 {
 		r = st.To
 	}
 	return r
+}
+
+// Peak returns the highest of the start rate and the stages' end rates:
+// the rate is linear within a stage, so it peaks at one of them.
+func (s Stages) Peak() float64 {
+	p := s.From
+	for _, st := range s.Stages {
+		p = max(p, st.To)
+	}
+	return max(p, 0)
 }
 
 // Arrival inverts the cumulative arrival count N(t) = ∫rate: within a
@@ -136,6 +151,9 @@ var _ Pacer = Sine{}
 func (s Sine) Rate(t time.Duration) float64 {
 	return s.Mean + s.Amplitude*math.Sin(2*math.Pi*t.Seconds()/s.Period.Seconds()+s.Phase)
 }
+
+// Peak returns Mean + Amplitude.
+func (s Sine) Peak() float64 { return max(s.Mean+math.Abs(s.Amplitude), 0) }
 
 // cum is N(t) = Mean·t + A·P/2π·(cos φ − cos(2πt/P + φ)).
 func (s Sine) cum(t float64) float64 {

@@ -113,6 +113,37 @@ func TestSineArrivals(t *testing.T) {
 	}
 }
 
+// Peak is the highest rate a pacer reaches: exactly the largest of its
+// rates sampled across the shape.
+func TestPeak(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		p    Pacer
+		want float64
+	}{
+		{"constant", Constant{PerSecond: 200}, 200},
+		{"constant zero", Constant{}, 0},
+		{"ramp up, hold, down", Stages{Stages: []Stage{{time.Minute, 500}, {time.Minute, 500}, {time.Minute, 0}}}, 500},
+		{"from a base, dipping", Stages{From: 300, Stages: []Stage{{time.Minute, 100}, {time.Minute, 250}}}, 300},
+		{"rising to the end", Stages{From: 10, Stages: []Stage{{time.Minute, 40}, {time.Minute, 90}}}, 90},
+		{"sine", Sine{Mean: 100, Amplitude: 50, Period: time.Minute}, 150},
+		{"sine with a phase", Sine{Mean: 100, Amplitude: 100, Period: time.Minute, Phase: 1}, 200},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if got := c.p.Peak(); got != c.want {
+				t.Errorf("Peak() = %g, want %g", got, c.want)
+			}
+			sampled := 0.0
+			for at := time.Duration(0); at <= 4*time.Minute; at += 250 * time.Millisecond {
+				sampled = max(sampled, c.p.Rate(at))
+			}
+			if math.Abs(sampled-c.want) > 0.01 {
+				t.Errorf("sampled rates peak at %g, Peak() says %g", sampled, c.want)
+			}
+		})
+	}
+}
+
 func TestSplit(t *testing.T) {
 	cases := []struct {
 		n       int

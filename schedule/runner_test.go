@@ -532,6 +532,8 @@ func (p listPacer) Arrival(n uint64) (time.Duration, bool) {
 
 func (listPacer) Rate(time.Duration) float64 { return 0 }
 
+func (listPacer) Peak() float64 { return 0 }
+
 // runInBackground runs o in a goroutine; the channel yields its stats.
 func runInBackground(t *testing.T, o *Open, it Iterator) <-chan Stats {
 	done := make(chan Stats, 1)

@@ -26,6 +26,8 @@
 #   BENCH_ROUNDS=3             repetitions of every step (0: only accuracy and latency)
 #   BENCH_RATES="1000 … 20000" the fixed rates ("": only the maximum rates)
 #   BENCH_ACCURACY_SECONDS=60  length of the 20k/s accuracy run (default: the step)
+#   BENCH_MAX_IN_FLIGHT=N      max_in_flight of the fixed rates (default: loadd's;
+#                              the stall step always uses 1000)
 #   BENCH_ALLOW_BUSY=1         measure even when CPUs 0 and 1 are not idle
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -146,8 +148,9 @@ dropped_late() {
 loadd_config() { # rate-or-empty
 	local shape
 	if [ -n "$1" ]; then
-		shape="rate: $1/s
-    max_in_flight: ${BENCH_MAX_IN_FLIGHT:-1000}"
+		shape="rate: $1/s"
+		[ -n "${BENCH_MAX_IN_FLIGHT:-}" ] && shape="$shape
+    max_in_flight: $BENCH_MAX_IN_FLIGHT"
 		[ -n "${BENCH_MAX_CONNECTIONS:-}" ] && shape="$shape
     max_connections: $BENCH_MAX_CONNECTIONS"
 	else
@@ -307,9 +310,11 @@ fi
 fi
 
 printf '\n== accuracy: loadd at 20000/s for %ds, counted by nginx ==\n' "$ACC_SECS"
-# Twice: with loadd's defaults (a connection per request in flight), and
-# with max_connections: 128, which keeps a stall of the target (or of this
-# VM) from turning into a storm of new connections.
+# Twice: with loadd's defaults (max_in_flight a quarter second of the rate,
+# 5,000 here, and a connection per request in flight), and with
+# max_connections: 128, which keeps a stall of the target (or of this VM)
+# from turning into a storm of new connections. The fixed-rate steps above
+# run with the defaults too.
 for conns in "" 128; do
 	read -r a b c d warm window _ _ late < <(BENCH_MAX_CONNECTIONS=$conns run_loadd 20000 "$ACC_SECS")
 	acc=$(echo "scale=1; $a / $d" | bc)
@@ -323,7 +328,7 @@ printf '\n== stall recovery: loadd at 20000/s, stopped (SIGSTOP) for 20 ms (and 
 # sleep adds a few ms (the stops measured here lasted 26–34 ms), and a stop
 # of 50 ms fills max_in_flight: 1000 by itself, so the longest is printed.
 # Pinned to CPU 0 as above, and on CPUs 0 and 1, sharing CPU 1 with nginx.
-loadd_config 20000 >"$WORK/stall.yaml"
+BENCH_MAX_IN_FLIGHT=1000 loadd_config 20000 >"$WORK/stall.yaml"
 for cpus in 0 0,1; do
 	start_loadd "$WORK/stall.yaml" "$cpus"
 	sleep 3

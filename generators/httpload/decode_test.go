@@ -88,13 +88,13 @@ func TestDecodeOpenDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := gs.(*spec)
-	if s.maxInFlight != DefaultMaxInFlight || s.sessions != DefaultSessions || s.timeout != DefaultTimeout || s.cfg.CapturePoolSize != DefaultCapturePoolSize {
+	if s.maxInFlight != 0 || s.sessions != DefaultSessions || s.timeout != DefaultTimeout || s.cfg.CapturePoolSize != DefaultCapturePoolSize {
 		t.Errorf("defaults: max_in_flight %d, sessions %d, timeout %s, pool %d", s.maxInFlight, s.sessions, s.timeout, s.cfg.CapturePoolSize)
 	}
 	if string(s.base) != "https://127.0.0.1/api" || s.addr != "127.0.0.1:443" || !s.isTLS {
 		t.Errorf("base %q addr %q tls %v", s.base, s.addr, s.isTLS)
 	}
-	if got := gs.Summary(); got != "http → phoenix: open model 200/s, 1 tasks, max_in_flight 1000" {
+	if got := gs.Summary(); got != "http → phoenix: open model 200/s, 1 tasks, max_in_flight 1000 (default)" {
 		t.Errorf("summary %q", got)
 	}
 }

@@ -114,7 +114,7 @@ type spec struct {
 	timeout time.Duration
 
 	open        bool
-	maxInFlight int
+	maxInFlight int // 0: the default, from the peak rate (inFlightBound)
 	maxConns    int // 0: as many as requests in flight
 	sessions    int
 	users       int
@@ -146,7 +146,11 @@ var _ generators.Spec = (*spec)(nil)
 // Summary describes the scenario in one line.
 func (s *spec) Summary() string {
 	if s.open {
-		return fmt.Sprintf("http → %s: open model %s, %d tasks, max_in_flight %d%s", s.cfg.Target, s.cfg.ShapeConfig.String(), len(s.tasks), s.maxInFlight, s.connsSummary())
+		bound := fmt.Sprint(s.maxInFlight)
+		if s.maxInFlight == 0 {
+			bound = fmt.Sprintf("%d (default)", defaultMaxInFlight(s.cfg.ShapeConfig.Pacer(1).Peak()))
+		}
+		return fmt.Sprintf("http → %s: open model %s, %d tasks, max_in_flight %s%s", s.cfg.Target, s.cfg.ShapeConfig.String(), len(s.tasks), bound, s.connsSummary())
 	}
 	return fmt.Sprintf("http → %s: closed model %d users (spawn %g/s), %d classes, %d tasks%s", s.cfg.Target, s.users, s.spawnRate, len(s.classes), len(s.tasks), s.connsSummary())
 }
@@ -199,6 +203,23 @@ func scale(d generators.Deps) float64 {
 		return 1
 	}
 	return d.Scale
+}
+
+// inFlightBound is max_in_flight for the replica d builds, running p: as
+// configured (scaled as scaledBound does), or else the default for p's
+// peak rate, which already carries the run's scale and the shard's share.
+func (s *spec) inFlightBound(d generators.Deps, p schedule.Pacer) int {
+	if s.maxInFlight > 0 {
+		return scaledBound(d, s.maxInFlight)
+	}
+	return defaultMaxInFlight(p.Peak())
+}
+
+// defaultMaxInFlight is InFlightAllowance of the peak rate, within
+// DefaultMaxInFlight and MaxDefaultInFlight.
+func defaultMaxInFlight(peak float64) int {
+	n := math.Ceil(peak * InFlightAllowance.Seconds())
+	return int(min(max(n, DefaultMaxInFlight), MaxDefaultInFlight))
 }
 
 // scaledBound is a per-scenario bound (max_in_flight, max_connections)

@@ -76,7 +76,7 @@ func (s *spec) Build(d generators.Deps) (generators.Scenario, error) {
 	maxConns := 0
 	if s.open {
 		sc.pacer = s.pacer(d)
-		sc.maxInFlight = scaledBound(d, s.maxInFlight)
+		sc.maxInFlight = s.inFlightBound(d, sc.pacer)
 		maxConns = sc.maxInFlight
 	} else {
 		sc.usersTarget = d.Shard.Of(int(math.Round(float64(s.users) * scale(d))))

@@ -368,6 +368,38 @@ func TestBuildScaleAndShard(t *testing.T) {
 	}
 }
 
+// Without max_in_flight, the bound is a quarter second of the replica's
+// peak rate (after the run's shape, scale and shard), within 1,000 and
+// 10,000; a configured bound is kept (and scaled).
+func TestBuildDefaultMaxInFlight(t *testing.T) {
+	tg := mustTarget(t, "http://127.0.0.1:9", nil)
+	twoShards := schedule.Shard{Index: 0, Count: 2}
+	for _, c := range []struct {
+		name  string
+		shape string
+		deps  generators.Deps
+		want  int
+	}{
+		{"low rate: the floor", "rate: 200/s", generators.Deps{}, 1000},
+		{"20k/s", "rate: 20000/s", generators.Deps{}, 5000},
+		{"just over the floor", "rate: 4001/s", generators.Deps{}, 1001},
+		{"the cap", "rate: 100000/s", generators.Deps{}, 10000},
+		{"stages: their peak", "stages: [{ramp: 1m, to: 12000/s}, {hold: 1m}, {ramp: 1m, to: 0}]", generators.Deps{}, 3000},
+		{"sine: mean plus amplitude", "rate: 8000/s\nsine: {amplitude: 4000/s, period: 1m}", generators.Deps{}, 3000},
+		{"scaled, split over two shards", "rate: 20000/s", generators.Deps{Scale: 3, Shard: twoShards}, 7500},
+		{"a run's shape replaces the scenario's", "rate: 200/s", generators.Deps{Shape: &schedule.ShapeConfig{Rate: 16000}}, 4000},
+		{"configured", "rate: 20000/s\nmax_in_flight: 300", generators.Deps{}, 300},
+		{"configured, scaled and split", "rate: 20000/s\nmax_in_flight: 300", generators.Deps{Scale: 3, Shard: twoShards}, 450},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			sc, _ := build(t, "kind: http\ntarget: phoenix\n"+c.shape+"\n"+okTasks, tg, c.deps)
+			if sc.maxInFlight != c.want {
+				t.Errorf("max_in_flight %d, want %d", sc.maxInFlight, c.want)
+			}
+		})
+	}
+}
+
 // A session renews its token before expires_in runs out (on an injected
 // clock), so the server never has to refuse it.
 func TestTokenRenewal(t *testing.T) {

@@ -117,7 +117,7 @@ func (c *Config) validateModel(s *spec, path string, p *config.Problems) {
 	}
 	if s.open {
 		c.ShapeConfig.Validate(path, true, p)
-		s.maxInFlight = positiveOr(c.MaxInFlight, DefaultMaxInFlight, key("max_in_flight"), p)
+		s.maxInFlight = positiveOr(c.MaxInFlight, 0, key("max_in_flight"), p) // 0: from the peak rate at Build
 		s.sessions = positiveOr(c.Sessions, DefaultSessions, key("sessions"), p)
 		for _, k := range setKeys("spawn_rate", c.SpawnRate > 0, "think_time", c.ThinkTime != nil, "user_classes", len(c.UserClasses) > 0) {
 			p.Addf(key(k), "applies to the closed model (users); the open model (rate) has no users")

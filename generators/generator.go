@@ -90,6 +90,9 @@ type Status struct {
 	Dropped uint64 `json:"dropped"`
 	// InFlight is the number of iterations running now.
 	InFlight int64 `json:"in_flight"`
+	// MaxInFlight is the open model's bound on InFlight, as configured or
+	// defaulted, for this replica.
+	MaxInFlight int `json:"max_in_flight,omitempty"`
 	// Users is the number of virtual users (closed model) or sessions.
 	Users int64 `json:"users,omitempty"`
 	// UsersTarget is the number of users or sessions asked for.

@@ -242,6 +242,7 @@ func (sc *scenario) Status() generators.Status {
 		}
 	}
 	if sc.spec.open {
+		st.MaxInFlight = sc.maxInFlight
 		if at := sc.startedAt.Load(); at != 0 {
 			st.TargetRate = sc.pacer.Rate(time.Since(time.Unix(0, at)))
 		} else {

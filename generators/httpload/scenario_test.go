@@ -366,6 +366,9 @@ func TestBuildScaleAndShard(t *testing.T) {
 	if closed.usersTarget != 3 {
 		t.Errorf("users of shard 0/2 of 7: %d, want 3", closed.usersTarget)
 	}
+	if st := closed.Status(); st.MaxInFlight != 0 {
+		t.Errorf("a closed model's status shows max_in_flight %d; it has none", st.MaxInFlight)
+	}
 }
 
 // Without max_in_flight, the bound is a quarter second of the replica's
@@ -395,6 +398,9 @@ func TestBuildDefaultMaxInFlight(t *testing.T) {
 			sc, _ := build(t, "kind: http\ntarget: phoenix\n"+c.shape+"\n"+okTasks, tg, c.deps)
 			if sc.maxInFlight != c.want {
 				t.Errorf("max_in_flight %d, want %d", sc.maxInFlight, c.want)
+			}
+			if st := sc.Status(); st.MaxInFlight != c.want {
+				t.Errorf("status shows max_in_flight %d, want %d", st.MaxInFlight, c.want)
 			}
 		})
 	}

@@ -171,7 +171,7 @@ func TestBatchTimeoutAndDrops(t *testing.T) {
 	if timeouts < 2 || dropped < 10 {
 		t.Errorf("timeouts %v, dropped %v: want jobs to time out and arrivals over max_in_flight 2 dropped", timeouts, dropped)
 	}
-	if st := sc.Status(); float64(st.Dropped) != dropped {
-		t.Errorf("status dropped %d, metrics %v", st.Dropped, dropped)
+	if st := sc.Status(); float64(st.Dropped) != dropped || st.MaxInFlight != 2 {
+		t.Errorf("status dropped %d (metrics %v), max_in_flight %d (want 2)", st.Dropped, dropped, st.MaxInFlight)
 	}
 }

@@ -292,7 +292,10 @@ func (s *Scenario) Status() generators.Status {
 	}
 	if s.spec.Concurrency > 0 {
 		st.Model, st.Users, st.UsersTarget = "closed", s.users.Load(), s.usersN
-	} else if start := s.started.Load(); start != 0 && !s.stopping.Load() {
+		return st
+	}
+	st.MaxInFlight = s.spec.MaxInFlight
+	if start := s.started.Load(); start != 0 && !s.stopping.Load() {
 		st.TargetRate = s.pacer.Rate(time.Since(time.Unix(0, start)))
 	}
 	return st

@@ -141,7 +141,7 @@ func TestStreamingAgainstFakeServer(t *testing.T) {
 	if srv.keepalives.Load() == 0 {
 		t.Errorf("no keep-alive from %d streams with 60ms silence, one every 20ms", srv.jobs.Load())
 	}
-	if st := sc.Status(); st.Completed != uint64(jobs) || st.UsersTarget != 3 || st.Model != "closed" {
+	if st := sc.Status(); st.Completed != uint64(jobs) || st.UsersTarget != 3 || st.Model != "closed" || st.MaxInFlight != 0 {
 		t.Errorf("status = %+v", st)
 	}
 }

@@ -5,23 +5,25 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
+	"gopkg.in/yaml.v3"
 
 	"github.com/loadd/loadd/config"
 	"github.com/loadd/loadd/schedule"
 )
 
-// stallRate, stallHold and stallStop shape TestStallRecovery: arrivals at
-// stallRate for stallHold, with loadd stopped three times for stallStop.
-const (
-	stallRate = 1000
-	stallHold = 4 * time.Second
-	stallStop = 30 * time.Millisecond
-)
+// stallShape is TestStallRecovery's load: 1,000 arrivals a second for
+// 4 s, then none. The test counts the arrivals from this same text.
+const stallShape = `rate: 1000/s
+stages: [{hold: 4s}, {ramp: 1ms, to: 0}]`
+
+// stallStop is how long each of the three stops lasts.
+const stallStop = 30 * time.Millisecond
 
 // TestStallRecovery stops the real loadd (SIGSTOP, as a paused VM or a
 // long GC would) three times for 30 ms while it sends 1,000 arrivals a
@@ -32,18 +34,22 @@ const (
 func TestStallRecovery(t *testing.T) {
 	target := DemoTarget(t)
 	cfg := WriteFile(t, "loadd.yaml", fmt.Sprintf(`
-%s    rate: %d/s
-    stages: [{hold: %s}, {ramp: 1ms, to: 0}]
+%s    %s
     max_in_flight: 1000
     tasks:
       - {name: dashboard, get: /dashboard/metrics}
-`, demoAPI(target.Addr), stallRate, stallHold))
+`, demoAPI(target.Addr), strings.ReplaceAll(stallShape, "\n", "\n    ")))
 	// The arrivals the shape schedules, counted from the pacer loadd
-	// builds from that shape.
-	shape := schedule.ShapeConfig{Rate: stallRate, Stages: []schedule.StageConfig{
-		{Hold: config.Duration(stallHold)},
-		{Ramp: config.Duration(time.Millisecond), To: &schedule.StageTarget{}},
-	}}
+	// builds from that shape, decoded as loadd decodes its config.
+	var raw map[string]any
+	if err := yaml.Unmarshal([]byte(stallShape), &raw); err != nil {
+		t.Fatal(err)
+	}
+	var shape schedule.ShapeConfig
+	if err := config.Decode(raw, &shape); err != nil {
+		t.Fatal(err)
+	}
+	stallHold := shape.Length()
 	pacer := shape.Pacer(1)
 	var want uint64
 	for _, ok := pacer.Arrival(0); ok; _, ok = pacer.Arrival(want) {

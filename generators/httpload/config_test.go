@@ -61,6 +61,8 @@ func TestConfigErrors(t *testing.T) {
 				`scenarios.api.spawn_rate: applies to the closed model (users); the open model (rate) has no users`,
 				`scenarios.api.think_time: applies to the closed model (users); the open model (rate) has no users`,
 			}},
+		{"negative max_in_flight", "kind: http\ntarget: phoenix\nrate: 1/s\nmax_in_flight: -3\n" + okTasks,
+			[]string{`scenarios.api.max_in_flight: must be positive`}},
 		{"negative max_connections", "kind: http\ntarget: phoenix\nrate: 1/s\nmax_connections: -2\n" + okTasks,
 			[]string{`scenarios.api.max_connections: must be positive`}},
 		{"max_connections with http2", "kind: http\ntarget: phoenix\nrate: 1/s\nhttp2: true\nmax_connections: 8\n" + okTasks,

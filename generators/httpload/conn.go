@@ -1,10 +1,12 @@
 package httpload
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"sync/atomic"
 	"syscall"
 	"time"
 	"unsafe"
@@ -48,47 +50,53 @@ type sendConn struct {
 	rn         int    // bytes read into rbuf; -1 while none
 	rerr       error  // the read's error
 	writeErr   error
-	// The write deadline is applied only before a write that can block:
-	// the write from the read wait never blocks, and setting a deadline
-	// costs a runtime timer update per request.
-	writeDeadline      time.Time
-	writeDeadlineDirty bool
+	// expires is when the current request times out, in Unix
+	// nanoseconds (0: none). No deadline is set per request: the
+	// transport's watchdog calls expire once it passes, and a write that
+	// can block (rare: the write from the read wait never does) gets a
+	// write deadline from it.
+	expires atomic.Int64
 }
 
-// SetWriteDeadline records t for the next write that can block.
-func (c *sendConn) SetWriteDeadline(t time.Time) error {
-	c.writeDeadline, c.writeDeadlineDirty = t, true
-	return nil
-}
+// expire ends the wait of the current request: its reads fail with
+// os.ErrDeadlineExceeded. Safe from another goroutine.
+func (c *sendConn) expire() { _ = c.TCPConn.SetReadDeadline(expired) }
 
-// SetDeadline sets the read deadline now and the write deadline lazily.
-func (c *sendConn) SetDeadline(t time.Time) error {
-	if err := c.TCPConn.SetReadDeadline(t); err != nil {
-		return err
+// expired is a deadline long past.
+var expired = time.Unix(1, 0)
+
+// stillDue reports whether a read that failed on its deadline belongs to
+// a request that has not expired: the watchdog found the previous request
+// on this connection overdue just as it finished. The deadline is then
+// cleared, for the read to be made again.
+func (c *sendConn) stillDue(err error) bool {
+	e := c.expires.Load()
+	if e == 0 || !errors.Is(err, os.ErrDeadlineExceeded) || time.Now().UnixNano() >= e {
+		return false
 	}
-	return c.SetWriteDeadline(t)
+	return c.TCPConn.SetReadDeadline(time.Time{}) == nil
 }
 
-// blockingWrite writes p the ordinary way, under the write deadline.
+// blockingWrite writes p the ordinary way, under the request's deadline.
 func (c *sendConn) blockingWrite(p []byte) (int, error) {
-	if c.writeDeadlineDirty {
-		if err := c.TCPConn.SetWriteDeadline(c.writeDeadline); err != nil {
+	if e := c.expires.Load(); e != 0 {
+		if err := c.TCPConn.SetWriteDeadline(time.Unix(0, e)); err != nil {
 			return 0, err
 		}
-		c.writeDeadlineDirty = false
 	}
 	return c.TCPConn.Write(p)
 }
 
 // dialSend dials addr over TCP within timeout and wraps the connection.
-func dialSend(addr string, timeout time.Duration) (net.Conn, error) {
+func dialSend(addr string, timeout time.Duration) (*sendConn, error) {
 	c, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
 		return nil, err
 	}
 	tc, ok := c.(*net.TCPConn)
 	if !ok {
-		return c, nil
+		_ = c.Close()
+		return nil, fmt.Errorf("dial %s: %T is not a TCP connection", addr, c)
 	}
 	raw, err := tc.SyscallConn()
 	if err != nil {
@@ -119,12 +127,12 @@ func (c *sendConn) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	c.sent, c.rbuf, c.rn, c.rerr, c.writeErr = len(c.pending) == 0, p, -1, nil, nil
-	err := c.raw.Read(c.exchangeFn)
+	err := c.wait()
 	if err == nil && c.writeErr == nil && c.rn < 0 {
 		// The write did not complete at once: the rest goes out the
 		// ordinary way, then the wait is for the response alone.
 		if err = c.flush(); err == nil {
-			err = c.raw.Read(c.exchangeFn)
+			err = c.wait()
 		}
 	}
 	c.rbuf = nil
@@ -139,6 +147,17 @@ func (c *sendConn) Read(p []byte) (int, error) {
 		return 0, io.EOF
 	}
 	return c.rn, nil
+}
+
+// wait runs the read wait, again after a deadline meant for the
+// previous request.
+func (c *sendConn) wait() error {
+	for {
+		err := c.raw.Read(c.exchangeFn)
+		if err == nil || !c.stillDue(err) {
+			return err
+		}
+	}
 }
 
 // exchange is the read-wait callback. Unless the pending bytes are sent,

@@ -68,10 +68,10 @@ func echoLength(c net.Conn) {
 	})
 }
 
-// TestFastTransportExchanges runs the HTTP/1.1 client (fasthttp over
+// TestPlainTransportExchanges runs the HTTP/1.1 client (fasthttp over
 // sendConn) against servers that answer, answer slowly, misbehave or are
 // absent, and checks the body that arrived and the failure reason.
-func TestFastTransportExchanges(t *testing.T) {
+func TestPlainTransportExchanges(t *testing.T) {
 	closed := func() string { // a port nothing listens on
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
@@ -122,7 +122,7 @@ func TestFastTransportExchanges(t *testing.T) {
 			if timeout == 0 {
 				timeout = 5 * time.Second
 			}
-			tr := newFastTransport(addr, false, nil, 4, timeout)
+			tr := newPlainTransport(addr, 4, timeout)
 			defer tr.close()
 			// Twice on one connection: keep-alive and the deferred write
 			// must leave the connection usable.
@@ -153,15 +153,11 @@ func TestFastTransportExchanges(t *testing.T) {
 // response is read, and then sent whole.
 func TestSendConnDefersWrite(t *testing.T) {
 	addr := rawServer(t, echoLength)
-	c, err := dialSend(addr, time.Second)
+	sc, err := dialSend(addr, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	sc, ok := c.(*sendConn)
-	if !ok {
-		t.Fatalf("dialSend returned %T, want *sendConn", c)
-	}
+	defer sc.Close()
 	req := "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
 	if n, err := sc.Write([]byte(req)); n != len(req) || err != nil {
 		t.Fatalf("Write = %d, %v", n, err)
@@ -200,12 +196,11 @@ func TestSendConnPartialWrite(t *testing.T) {
 	}
 	defer l.Close()
 	ln := l.(*net.TCPListener)
-	c, err := dialSend(ln.Addr().String(), time.Second)
+	sc, err := dialSend(ln.Addr().String(), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	sc := c.(*sendConn)
+	defer sc.Close()
 	if err := sc.SetWriteBuffer(4 << 10); err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +313,7 @@ func TestIdleConnectionsRetire(t *testing.T) {
 			return "ok"
 		})
 	})
-	tr := newFastTransport(addr, false, nil, 100, 5*time.Second)
+	tr := newPlainTransport(addr, 100, 5*time.Second)
 	defer tr.close()
 	get := func() error {
 		var req fasthttp.Request
@@ -335,7 +330,7 @@ func TestIdleConnectionsRetire(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if n := tr.hc.ConnsCount(); n != 20 {
+	if n := tr.count(); n != 20 {
 		t.Fatalf("%d connections after 20 concurrent requests, want 20", n)
 	}
 	// One request at a time for three idle periods.
@@ -344,7 +339,7 @@ func TestIdleConnectionsRetire(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n := tr.hc.ConnsCount(); n > 2 {
+	if n := tr.count(); n > 2 {
 		t.Errorf("%d connections after sequential requests, want the busy one (and at most one more)", n)
 	}
 }

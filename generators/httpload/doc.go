@@ -41,9 +41,11 @@
 // step and keeps its own token and cookie jar. Cookies are kept by name
 // per identity (a target is one origin).
 //
-// HTTP/1.1 goes through a fasthttp HostClient (keep-alive, no per-request
-// allocation for static tasks); http2: true uses net/http with HTTP/2
-// (h2c prior knowledge for http:// targets). Latency is measured from an
+// HTTP/1.1 to http:// targets goes through plainTransport: fasthttp's
+// request writer and response parser over a keep-alive pool of its own,
+// with timeouts kept by a watchdog (no per-request allocation for static
+// tasks); to https:// targets through a fasthttp HostClient; http2: true
+// uses net/http with HTTP/2 (h2c prior knowledge for http:// targets). Latency is measured from an
 // arrival's intended start (open model) or from the start of a user's step
 // (closed model). Every request carries a fresh W3C traceparent whose
 // trace ID becomes the latency histogram's exemplar.

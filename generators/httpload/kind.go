@@ -228,3 +228,12 @@ func defaultMaxInFlight(peak float64) int {
 func scaledBound(d generators.Deps, n int) int {
 	return max(1, d.Shard.Of(int(math.Ceil(float64(n)*max(1, scale(d))))))
 }
+
+// minTimeout is the shortest request timeout among the tasks.
+func (s *spec) minTimeout() time.Duration {
+	d := s.timeout
+	for _, t := range s.tasks {
+		d = min(d, t.timeout)
+	}
+	return d
+}

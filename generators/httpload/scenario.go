@@ -90,10 +90,13 @@ func (s *spec) Build(d generators.Deps) (generators.Scenario, error) {
 		maxConns = min(maxConns, scaledBound(d, s.maxConns))
 	}
 	tc := s.target.TLSClient
-	if s.cfg.HTTP2 {
+	switch {
+	case s.cfg.HTTP2:
 		sc.transport = newStdTransport(s.isTLS, tc, maxConns)
-	} else {
-		sc.transport = newFastTransport(s.addr, s.isTLS, tc, maxConns, s.timeout)
+	case s.isTLS:
+		sc.transport = newFastTransport(s.addr, tc, maxConns, s.timeout)
+	default:
+		sc.transport = newPlainTransport(s.addr, maxConns, s.minTimeout())
 	}
 	sc.loginRT = &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second}
 	if tc != nil {

@@ -29,21 +29,23 @@ type transport interface {
 	close()
 }
 
-// fastTransport is the HTTP/1.1 path: a fasthttp HostClient with
-// keep-alive connections and no per-request allocation.
+// fastTransport is the HTTP/1.1 path for https:// targets: a fasthttp
+// HostClient with keep-alive connections and no per-request allocation.
+// (http:// targets take plainTransport.)
 type fastTransport struct {
 	hc *fasthttp.HostClient
 }
 
-// newFastTransport returns a client for addr allowing maxConns connections.
-func newFastTransport(addr string, isTLS bool, tc *tls.Config, maxConns int, timeout time.Duration) *fastTransport {
+// newFastTransport returns a TLS client for addr allowing maxConns
+// connections.
+func newFastTransport(addr string, tc *tls.Config, maxConns int, timeout time.Duration) *fastTransport {
 	if tc != nil {
 		tc = tc.Clone()
 	}
 	hc := &fasthttp.HostClient{
 		Addr:                addr,
 		Name:                "loadd",
-		IsTLS:               isTLS,
+		IsTLS:               true,
 		TLSConfig:           tc,
 		MaxConns:            maxConns,
 		MaxConnWaitTimeout:  timeout,
@@ -61,9 +63,6 @@ func newFastTransport(addr string, isTLS bool, tc *tls.Config, maxConns int, tim
 		MaxIdemponentCallAttempts: 2,
 		RetryIfErr:                retryStale,
 		DisablePathNormalizing:    true,
-	}
-	if !isTLS {
-		hc.DialTimeout = dialSend
 	}
 	return &fastTransport{hc: hc}
 }

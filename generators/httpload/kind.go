@@ -107,11 +107,14 @@ func stringKeys(v any) any {
 type spec struct {
 	cfg    Config
 	target *generators.Target
-	// base is scheme://host[:port] plus the target's path prefix.
-	base    []byte
-	addr    string
-	isTLS   bool
-	timeout time.Duration
+	// base is scheme://host[:port] plus the target's path prefix;
+	// basePath the prefix alone, and host the URL's host[:port].
+	base     []byte
+	basePath []byte
+	host     []byte
+	addr     string
+	isTLS    bool
+	timeout  time.Duration
 
 	open        bool
 	maxInFlight int // 0: the default, from the peak rate (inFlightBound)

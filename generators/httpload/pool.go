@@ -89,7 +89,11 @@ func (t *plainTransport) do(req *fasthttp.Request, resp *fasthttp.Response, time
 		return fasthttp.ErrTimeout
 	}
 	expires := time.Now().UnixNano() + int64(timeout)
-	req.URI().DisablePathNormalizing = true
+	if len(req.Header.Host()) == 0 {
+		// A full URL: fasthttp parses it for the Host header and the
+		// request line, and must leave the path as the task wrote it.
+		req.URI().DisablePathNormalizing = true
+	}
 	if len(req.Header.UserAgent()) == 0 {
 		req.Header.SetUserAgentBytes(userAgent)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/loadd/loadd/exporter"
+	"github.com/loadd/loadd/generators"
 )
 
 // get sends one request through tr and returns its failure reason.
@@ -150,5 +151,53 @@ func TestPlainTransportTimeouts(t *testing.T) {
 	wg.Wait()
 	if n := tr.count(); n != 0 {
 		t.Errorf("%d connections open after a timeout, want it closed", n)
+	}
+}
+
+// TestRequestLine checks what reaches the server from each transport:
+// the target's path prefix, the path as the task wrote it (never
+// normalised), the query, and the Host header (the URL's, or a task's).
+func TestRequestLine(t *testing.T) {
+	type seen struct{ line, host string }
+	got := make(chan seen, 16)
+	addr := rawServer(t, func(c net.Conn) {
+		answerEach(c, func(r *http.Request) string {
+			got <- seen{r.Method + " " + r.RequestURI + " " + r.Proto, r.Host}
+			return "ok"
+		})
+	})
+	const cfg = `
+kind: http
+target: phoenix
+rate: 1/s
+tasks:
+  - {name: query, get: "/encounters?page=1&status=active"}
+  - {name: dots, get: "/a/../b//c"}
+  - {name: templated, get: "/soap/{{ 6 }}"}
+  - {name: host, get: /x, headers: {Host: other.example}}
+`
+	want := map[string]seen{
+		"query":     {"GET /api/encounters?page=1&status=active HTTP/1.1", addr},
+		"dots":      {"GET /api/a/../b//c HTTP/1.1", addr},
+		"templated": {"GET /api/soap/6 HTTP/1.1", addr},
+		"host":      {"GET /api/x HTTP/1.1", "other.example"},
+	}
+	sc, _ := build(t, cfg, mustTarget(t, "http://"+addr+"/api/", nil), generators.Deps{})
+	defer sc.transport.close()
+	if _, ok := sc.transport.(*plainTransport); !ok {
+		t.Fatalf("transport %T, want *plainTransport for http://", sc.transport)
+	}
+	id := sc.newIdentity(sc.spec.target)
+	for _, tk := range sc.spec.tasks {
+		sc.exec(t.Context(), tk, id, time.Now())
+		var s seen
+		select {
+		case s = <-got:
+		default:
+			t.Fatalf("task %s: nothing reached the server", tk.name)
+		}
+		if s != want[tk.name] {
+			t.Errorf("task %s: server saw %q with Host %q, want %q with %q", tk.name, s.line, s.host, want[tk.name].line, want[tk.name].host)
+		}
 	}
 }

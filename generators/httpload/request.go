@@ -15,7 +15,7 @@ import (
 )
 
 var (
-	hdrTraceparent   = []byte("traceparent")
+	hdrTraceparent   = []byte("Traceparent") // as fasthttp would normalise it
 	hdrAuthorization = []byte("Authorization")
 	bearerPrefix     = []byte("Bearer ")
 )
@@ -81,8 +81,9 @@ func (s *scenario) run(ctx context.Context, c *call, t *task, id *identity, star
 			err = s.send(ctx, c, t)
 		}
 	}
-	end := time.Now()
-	o.Latency, o.End = end.Sub(start), end.UnixNano()
+	// One clock read: start carries the wall time.
+	o.Latency = time.Since(start)
+	o.End = start.UnixNano() + int64(o.Latency)
 	if err != nil {
 		o.Reason = classify(err)
 		s.debug(t, o.Reason, "request", err)
@@ -123,7 +124,7 @@ func (s *scenario) prepare(c *call, t *task) error {
 		req.Header.SetContentTypeBytes(t.ctype)
 	}
 	c.tp.fill()
-	req.Header.SetBytesKV(hdrTraceparent, c.tp[:])
+	req.Header.SetCanonical(hdrTraceparent, c.tp[:])
 	return nil
 }
 

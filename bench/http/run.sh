@@ -28,6 +28,9 @@
 #   BENCH_ACCURACY_SECONDS=60  length of the 20k/s accuracy run (default: the step)
 #   BENCH_MAX_IN_FLIGHT=N      max_in_flight of the fixed rates (default: loadd's;
 #                              the stall step always uses 1000)
+#   BENCH_MAX_TURNS=5          turns of the maximum-rate step (see max_round)
+#   BENCH_MAX_SEPARATE=1       the maximum rates in separate windows, one tool
+#                              after another (the protocol up to run 24)
 #   BENCH_ALLOW_BUSY=1         measure even when CPUs 0 and 1 are not idle
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -166,7 +169,7 @@ scenarios:
     kind: http
     target: nginx
     $shape
-    timeout: 5s
+    timeout: ${BENCH_TIMEOUT:-5s}
     tasks:
       - {name: get, weight: 1, get: ${BENCH_PATH:-/}}
 EOF
@@ -258,7 +261,64 @@ step() {
 	fortio-b-*) record "$1" "$(run_fortio "$2" "$SECS" false)" ;;
 	loadd*) record "$1" "$(run_loadd "${2:-}" "$SECS")" ;;
 	esac
+	show "$1"
+}
+
+# show NAME: prints NAME's last recorded line.
+show() {
 	tail -n1 "$WORK/res/$1" | awk -v n="$1" '{ printf "  %-14s %8.0f req/s %6.1f µs/req   nginx %5.1f µs/req, %4.0f sleeps per 1,000\n", n, $1 / $4, $2 * 1e6 / $1, $7 * 1e6 / $1, $8 * 1000 / $1 }'
+}
+
+# max_round R: one round of the maximum rates, the three tools measured in
+# turns. All three run at once, each stopped (SIGSTOP) while another is
+# measured: TURNS turns each of SECS/TURNS seconds, after half a second
+# for the resumed tool to settle, in an order rotated by R. A slow or fast
+# spell of the machine lasts from seconds to minutes, so in separate
+# windows of 10 s it often fell on one tool and not the others (the same
+# binary varied by 25 % from one window to the next); in turns of 2 s it
+# falls on all three alike. Timeouts are a minute, so that the requests a
+# tool has in flight when it is stopped do not time out while it waits.
+max_round() {
+	local r=$1 turns=${BENCH_MAX_TURNS:-5} run=$((4 * SECS + 30))
+	local secs
+	secs=$(echo "scale=3; $SECS / $turns" | bc)
+	taskset -c 0 wrk -t1 -c"$CONNS" -d"${run}s" --timeout 60s "$URL" >/dev/null 2>&1 &
+	local -A pid=([wrk]=$!)
+	PIDS+=("${pid[wrk]}")
+	taskset -c 0 "$FORTIO" load -quiet -qps 0 -c "$CONNS" -t "${run}s" -timeout 60s "$URL" >/dev/null 2>&1 &
+	pid[fortio]=$!
+	PIDS+=("${pid[fortio]}")
+	loadd_config "" | sed 's/timeout: .*/timeout: 60s/' >"$WORK/loadd.yaml"
+	start_loadd "$WORK/loadd.yaml" 0
+	pid[loadd]=$LOADD_PID
+	sleep 2 # warm-up: connections, all three sharing CPU 0
+	kill -STOP "${pid[wrk]}" "${pid[fortio]}" "${pid[loadd]}"
+	local -A req=() cpu=() win=() ncpu=() nsl=()
+	local t tool r0 r1 c0 c1 n0 n1 s0 s1 t0 t1
+	for t in $(seq "$turns"); do
+		for tool in $(rotated "$((r + t))" wrk fortio loadd); do
+			kill -CONT "${pid[$tool]}"
+			sleep 0.5
+			r0=$(served); t0=$(date +%s.%N); c0=$(cputicks "${pid[$tool]}"); n0=$(cputicks "$NGINX_WORKER"); s0=$(sleeps "$NGINX_WORKER")
+			sleep "$secs"
+			r1=$(served); t1=$(date +%s.%N); c1=$(cputicks "${pid[$tool]}"); n1=$(cputicks "$NGINX_WORKER"); s1=$(sleeps "$NGINX_WORKER")
+			kill -STOP "${pid[$tool]}"
+			req[$tool]=$((${req[$tool]:-0} + r1 - r0 - 1))
+			cpu[$tool]=$((${cpu[$tool]:-0} + c1 - c0))
+			ncpu[$tool]=$((${ncpu[$tool]:-0} + n1 - n0))
+			nsl[$tool]=$((${nsl[$tool]:-0} + s1 - s0))
+			win[$tool]=$(echo "${win[$tool]:-0} + $t1 - $t0" | bc)
+		done
+	done
+	local hwm
+	for tool in wrk fortio loadd; do
+		hwm=$(hwm_kb "${pid[$tool]}")
+		kill -CONT "${pid[$tool]}"
+		kill -TERM "${pid[$tool]}" 2>/dev/null
+		wait "${pid[$tool]}" 2>/dev/null || true
+		record "$tool" "${req[$tool]} $(echo "scale=4; ${cpu[$tool]} / $CLK" | bc) $hwm ${win[$tool]} 0 0 $(echo "scale=4; ${ncpu[$tool]} / $CLK" | bc) ${nsl[$tool]} 0"
+		show "$tool"
+	done
 }
 
 # rotated R STEP...: the steps in an order rotated by R, so that no tool
@@ -274,7 +334,11 @@ rotated() {
 echo "$ROUNDS rounds of ${SECS}s steps, the tools interleaved within each round in an order that rotates…"
 for round in $(seq "$ROUNDS"); do
 	echo "round $round/$ROUNDS"
-	for s in $(rotated "$round" wrk fortio loadd); do step "$s"; done
+	if [ -n "${BENCH_MAX_SEPARATE:-}" ]; then
+		for s in $(rotated "$round" wrk fortio loadd); do step "$s"; done
+	else
+		max_round "$round"
+	fi
 	for rate in "${RATES[@]}"; do
 		for s in $(rotated "$round" "loadd-$rate" "fortio-u-$rate" "fortio-b-$rate"); do step "$s" "$rate"; done
 	done

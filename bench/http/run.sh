@@ -279,7 +279,10 @@ show() {
 # falls on all three alike. Timeouts are a minute, so that the requests a
 # tool has in flight when it is stopped do not time out while it waits.
 max_round() {
-	local r=$1 turns=${BENCH_MAX_TURNS:-5} run=$((4 * SECS + 30))
+	local r=$1 turns=${BENCH_MAX_TURNS:-5}
+	# wrk and fortio run past the round: three tools, each SECS in turns
+	# plus a settling second (at most) a turn, and the warm-up.
+	local run=$((3 * (SECS + turns) + 30))
 	local secs
 	secs=$(echo "scale=3; $SECS / $turns" | bc)
 	taskset -c 0 wrk -t1 -c"$CONNS" -d"${run}s" --timeout 60s "$URL" >/dev/null 2>&1 &

@@ -51,10 +51,9 @@ type sendConn struct {
 	rerr       error  // the read's error
 	writeErr   error
 	// expires is when the current request times out, by clock (0:
-	// none). No deadline is set per request: the
-	// transport's watchdog calls expire once it passes, and a write that
-	// can block (rare: the write from the read wait never does) gets a
-	// write deadline from it.
+	// none). No deadline is set per request: the transport's watchdog
+	// calls expire once it passes, and a write that can block (rare: the
+	// write from the read wait never does) gets a write deadline from it.
 	expires atomic.Int64
 	clock   monoClock
 }

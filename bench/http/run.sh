@@ -119,6 +119,11 @@ hwm_kb() { awk '/VmHWM/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 # the slow one it sleeps between requests, and every request has to wake it.
 sleeps() { awk '/^voluntary_ctxt_switches/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 
+# snap PID: "requests time cpu_ticks nginx_ticks nginx_sleeps" at this
+# moment: nginx's count so far, the clock, PID's and nginx's CPU, and how
+# often nginx has slept.
+snap() { echo "$(served) $(date +%s.%N) $(cputicks "$1") $(cputicks "$NGINX_WORKER") $(sleeps "$NGINX_WORKER")"; }
+
 # measure PID SECONDS [METRICS-URL]: prints "requests cpu_seconds
 # peak_rss_kb window_seconds warm-up_drops window_drops nginx_cpu_seconds
 # nginx_sleeps window_late" (the drops and late starts from loadd's
@@ -131,9 +136,9 @@ measure() {
 	sleep 2 # warm-up: connections, JIT-free but page cache and buffers
 	local r0 c0 r1 c1 hwm t0 t1 d0=0 d1=0 l0=0 l1=0 n0 n1 s0 s1
 	[ -n "$metrics" ] && read -r d0 l0 < <(dropped_late "$metrics")
-	r0=$(served); t0=$(date +%s.%N); c0=$(cputicks "$pid"); n0=$(cputicks "$NGINX_WORKER"); s0=$(sleeps "$NGINX_WORKER")
+	read -r r0 t0 c0 n0 s0 < <(snap "$pid")
 	sleep "$secs"
-	r1=$(served); t1=$(date +%s.%N); c1=$(cputicks "$pid"); n1=$(cputicks "$NGINX_WORKER"); s1=$(sleeps "$NGINX_WORKER"); hwm=$(hwm_kb "$pid")
+	read -r r1 t1 c1 n1 s1 < <(snap "$pid"); hwm=$(hwm_kb "$pid")
 	[ -n "$metrics" ] && read -r d1 l1 < <(dropped_late "$metrics")
 	echo "$((r1 - r0 - 1)) $(echo "scale=4; ($c1 - $c0) / $CLK" | bc) $hwm $(echo "$t1 - $t0" | bc) $d0 $((d1 - d0)) $(echo "scale=4; ($n1 - $n0) / $CLK" | bc) $((s1 - s0)) $((l1 - l0))"
 }
@@ -291,7 +296,7 @@ max_round() {
 	taskset -c 0 "$FORTIO" load -quiet -qps 0 -c "$CONNS" -t "${run}s" -timeout 60s "$URL" >/dev/null 2>&1 &
 	pid[fortio]=$!
 	PIDS+=("${pid[fortio]}")
-	loadd_config "" | sed 's/timeout: .*/timeout: 60s/' >"$WORK/loadd.yaml"
+	BENCH_TIMEOUT=60s loadd_config "" >"$WORK/loadd.yaml"
 	start_loadd "$WORK/loadd.yaml" 0
 	pid[loadd]=$LOADD_PID
 	sleep 2 # warm-up: connections, all three sharing CPU 0
@@ -302,9 +307,9 @@ max_round() {
 		for tool in $(rotated "$((r + t))" wrk fortio loadd); do
 			kill -CONT "${pid[$tool]}"
 			sleep 0.5
-			r0=$(served); t0=$(date +%s.%N); c0=$(cputicks "${pid[$tool]}"); n0=$(cputicks "$NGINX_WORKER"); s0=$(sleeps "$NGINX_WORKER")
+			read -r r0 t0 c0 n0 s0 < <(snap "${pid[$tool]}")
 			sleep "$secs"
-			r1=$(served); t1=$(date +%s.%N); c1=$(cputicks "${pid[$tool]}"); n1=$(cputicks "$NGINX_WORKER"); s1=$(sleeps "$NGINX_WORKER")
+			read -r r1 t1 c1 n1 s1 < <(snap "${pid[$tool]}")
 			kill -STOP "${pid[$tool]}"
 			req[$tool]=$((${req[$tool]:-0} + r1 - r0 - 1))
 			cpu[$tool]=$((${cpu[$tool]:-0} + c1 - c0))

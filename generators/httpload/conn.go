@@ -50,30 +50,27 @@ type sendConn struct {
 	rn         int    // bytes read into rbuf; -1 while none
 	rerr       error  // the read's error
 	writeErr   error
-	// expires is when the current request times out, by clock (0:
+	// expires is when the current request times out, by monoNow (0:
 	// none). No deadline is set per request: the transport's watchdog
 	// calls expire once it passes, and a write that can block (rare: the
 	// write from the read wait never does) gets a write deadline from it.
 	expires atomic.Int64
-	clock   monoClock
 }
 
-// monoClock reads the monotonic clock as nanoseconds since its epoch. It
-// costs one clock read where time.Now costs two (the wall clock and the
-// monotonic one), and a step of the wall clock cannot expire requests
-// early or late.
-type monoClock struct{ epoch time.Time }
+// monoEpoch is the origin of monoNow.
+var monoEpoch = time.Now()
 
-func newMonoClock() monoClock { return monoClock{epoch: time.Now()} }
+// monoNow reads the monotonic clock, in nanoseconds since monoEpoch: the
+// clock request expiries are kept by. It costs one clock read where
+// time.Now costs two (the wall clock and the monotonic one), and a step
+// of the wall clock cannot expire requests early or late.
+func monoNow() int64 { return int64(time.Since(monoEpoch)) }
 
-// now is the time since the epoch, in nanoseconds.
-func (m monoClock) now() int64 { return int64(time.Since(m.epoch)) }
+// monoTime converts n, as monoNow returns it, to a time.Time.
+func monoTime(n int64) time.Time { return monoEpoch.Add(time.Duration(n)) }
 
-// time converts n, as now returns it, to a time.Time.
-func (m monoClock) time(n int64) time.Time { return m.epoch.Add(time.Duration(n)) }
-
-// until is how long from now until n.
-func (m monoClock) until(n int64) time.Duration { return time.Duration(n - m.now()) }
+// monoUntil is how long from now until n, as monoNow returns it.
+func monoUntil(n int64) time.Duration { return time.Duration(n - monoNow()) }
 
 // expire ends the wait of the current request: its reads fail with
 // os.ErrDeadlineExceeded. Safe from another goroutine.
@@ -88,7 +85,7 @@ var expired = time.Unix(1, 0)
 // cleared, for the read to be made again.
 func (c *sendConn) stillDue(err error) bool {
 	e := c.expires.Load()
-	if e == 0 || !errors.Is(err, os.ErrDeadlineExceeded) || c.clock.now() >= e {
+	if e == 0 || !errors.Is(err, os.ErrDeadlineExceeded) || monoNow() >= e {
 		return false
 	}
 	return c.TCPConn.SetReadDeadline(time.Time{}) == nil
@@ -97,16 +94,15 @@ func (c *sendConn) stillDue(err error) bool {
 // blockingWrite writes p the ordinary way, under the request's deadline.
 func (c *sendConn) blockingWrite(p []byte) (int, error) {
 	if e := c.expires.Load(); e != 0 {
-		if err := c.TCPConn.SetWriteDeadline(c.clock.time(e)); err != nil {
+		if err := c.TCPConn.SetWriteDeadline(monoTime(e)); err != nil {
 			return 0, err
 		}
 	}
 	return c.TCPConn.Write(p)
 }
 
-// dialSend dials addr over TCP within timeout and wraps the connection,
-// whose request expiries are read by clock.
-func dialSend(addr string, timeout time.Duration, clock monoClock) (*sendConn, error) {
+// dialSend dials addr over TCP within timeout and wraps the connection.
+func dialSend(addr string, timeout time.Duration) (*sendConn, error) {
 	c, err := net.DialTimeout("tcp", addr, timeout)
 	if err != nil {
 		return nil, err
@@ -121,7 +117,7 @@ func dialSend(addr string, timeout time.Duration, clock monoClock) (*sendConn, e
 		_ = c.Close()
 		return nil, fmt.Errorf("dial %s: %w", addr, err)
 	}
-	sc := &sendConn{TCPConn: tc, raw: raw, clock: clock}
+	sc := &sendConn{TCPConn: tc, raw: raw}
 	sc.exchangeFn = sc.exchange
 	return sc, nil
 }

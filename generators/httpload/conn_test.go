@@ -153,7 +153,7 @@ func TestPlainTransportExchanges(t *testing.T) {
 // response is read, and then sent whole.
 func TestSendConnDefersWrite(t *testing.T) {
 	addr := rawServer(t, echoLength)
-	sc, err := dialSend(addr, time.Second, newMonoClock())
+	sc, err := dialSend(addr, time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestSendConnPartialWrite(t *testing.T) {
 	}
 	defer l.Close()
 	ln := l.(*net.TCPListener)
-	sc, err := dialSend(ln.Addr().String(), time.Second, newMonoClock())
+	sc, err := dialSend(ln.Addr().String(), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

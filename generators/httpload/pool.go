@@ -40,12 +40,11 @@ type plainTransport struct {
 	waiters []chan *plainConn
 	closed  bool
 
-	// clock stamps expiries; now is its reading at the watchdog's last
-	// tick: when a connection went idle, without a clock read per request.
-	clock monoClock
-	now   atomic.Int64
-	stop  chan struct{}
-	done  chan struct{}
+	// now is monoNow at the watchdog's last tick: when a connection went
+	// idle, without a clock read per request.
+	now  atomic.Int64
+	stop chan struct{}
+	done chan struct{}
 }
 
 // plainConn is a pooled connection with its buffers.
@@ -75,11 +74,10 @@ var errTransportClosed = errors.New("http transport closed")
 func newPlainTransport(addr string, maxConns int, minTimeout time.Duration) *plainTransport {
 	t := &plainTransport{
 		addr: addr, maxConns: max(1, maxConns),
-		tick:  min(max(minTimeout/20, minTick), maxTick),
-		clock: newMonoClock(),
-		stop:  make(chan struct{}), done: make(chan struct{}),
+		tick: min(max(minTimeout/20, minTick), maxTick),
+		stop: make(chan struct{}), done: make(chan struct{}),
 	}
-	t.now.Store(t.clock.now())
+	t.now.Store(monoNow())
 	go t.watch()
 	return t
 }
@@ -91,7 +89,7 @@ func (t *plainTransport) do(req *fasthttp.Request, resp *fasthttp.Response, time
 	if timeout <= 0 {
 		return fasthttp.ErrTimeout
 	}
-	expires := t.clock.now() + int64(timeout)
+	expires := monoNow() + int64(timeout)
 	if len(req.Header.Host()) == 0 {
 		// A full URL: fasthttp parses it for the Host header and the
 		// request line, and must leave the path as the task wrote it.
@@ -162,7 +160,7 @@ func (t *plainTransport) acquire(expires int64) (*plainConn, error) {
 	w := make(chan *plainConn, 1)
 	t.waiters = append(t.waiters, w)
 	t.mu.Unlock()
-	timer := time.NewTimer(t.clock.until(expires))
+	timer := time.NewTimer(monoUntil(expires))
 	defer timer.Stop()
 	select {
 	case c := <-w:
@@ -190,7 +188,7 @@ func (t *plainTransport) acquire(expires int64) (*plainConn, error) {
 
 // dial opens a connection in a slot already counted in open.
 func (t *plainTransport) dial(expires int64) (*plainConn, error) {
-	sc, err := dialSend(t.addr, t.clock.until(expires), t.clock)
+	sc, err := dialSend(t.addr, monoUntil(expires))
 	if err != nil {
 		t.free()
 		return nil, err
@@ -288,7 +286,7 @@ func (t *plainTransport) watch() {
 		case <-t.stop:
 			return
 		case <-tick.C:
-			t.sweep(t.clock.now())
+			t.sweep(monoNow())
 		}
 	}
 }

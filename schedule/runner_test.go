@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -204,6 +205,81 @@ func TestClosedSpawnsAndThinks(t *testing.T) {
 			t.Errorf("recorded users = %v", rec.max)
 		}
 	})
+}
+
+// turnLog records which user stepped, in order, and stops the run once
+// it is full.
+type turnLog struct {
+	order []int
+	n     atomic.Int64
+	stop  context.CancelFunc
+}
+
+// seqUser is a user without think time whose steps never block.
+type seqUser struct {
+	idx int
+	log *turnLog
+}
+
+func (u seqUser) Step(context.Context) time.Duration {
+	l := u.log
+	if i := int(l.n.Add(1)) - 1; i < len(l.order) {
+		l.order[i] = u.idx
+		if i == len(l.order)-1 {
+			l.stop()
+		}
+	}
+	return 0
+}
+func (seqUser) Close() {}
+
+// Users without think time whose steps never block take turns on one
+// CPU: none runs more than zeroThinkRun steps in a row while others are
+// ready. Without the yield, Go's preemption alone would let one run for
+// 10 ms, hundreds of thousands of such steps.
+func TestClosedZeroThinkTakesTurns(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	const users = 3
+	turns := &turnLog{order: make([]int, 30*users*zeroThinkRun), stop: cancel}
+	c := &Closed{
+		Users: users, SpawnRate: 1e6, Classes: []Class{{"a", 1}},
+		NewUser:  func(_, idx int) User { return seqUser{idx: idx, log: turns} },
+		Duration: 10 * time.Second,
+	}
+	if err := c.Run(ctx); err != nil {
+		t.Fatal(err)
+	}
+	log := turns.order
+	if int(turns.n.Load()) < len(log) {
+		t.Fatalf("only %d steps in 10 s", turns.n.Load())
+	}
+	// From the first step of the last user to start, find the longest
+	// run of one user's steps.
+	first := 0
+	for i := range users {
+		j := slices.Index(log, i)
+		if j < 0 {
+			t.Fatalf("user %d never stepped in %d steps", i, len(log))
+		}
+		first = max(first, j)
+	}
+	longest, run := 0, 0
+	for i := first; i < len(log); i++ {
+		if i > first && log[i] == log[i-1] {
+			run++
+		} else {
+			run = 1
+		}
+		longest = max(longest, run)
+	}
+	// Go's scheduler now and then hands a goroutine that yielded the
+	// next turn as well (it takes from the global queue every 61st
+	// turn), so twice the run is allowed.
+	if longest > 2*zeroThinkRun {
+		t.Errorf("a user ran %d steps in a row while %d others were ready; want at most %d", longest, users-1, 2*zeroThinkRun)
+	}
 }
 
 // Users that stop together are all counted out: the last value recorded

@@ -204,8 +204,8 @@ spawning:
 // until Go preempts them 10 ms at a time: /metrics then took a second to
 // answer. A yield after every step bunched the requests of network-bound
 // users, the target slept between bunches, and the maximum rate dropped
-// by up to 18 % (README, "The maximum rate"); once every zeroThinkRun
-// steps costs nothing measurable.
+// by up to 18 %; once every zeroThinkRun steps measured level (README,
+// "From run 24" and "From run 28").
 const zeroThinkRun = 64
 
 func runUser(runCtx, workCtx context.Context, u User) {
